@@ -1,0 +1,119 @@
+// `keyless dev`: a Temporal dev server on a SQLite file under .keyless/ plus a worker, stopped
+// together on Ctrl-C or SIGTERM. `keyless demo` runs on the same stack.
+
+import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DEFAULT_TASK_QUEUE } from '../../contracts/names';
+import { portInUse, startDevServer, type DevServer } from '../../worker/dev-server';
+import { createKeylessWorker } from '../../worker/worker';
+import { ExitCode, UserError } from '../errors';
+
+export interface DevStackOptions {
+  /** Folder for the SQLite file, logs and the lock; `.keyless` by default. */
+  stateDir?: string;
+  port?: number;
+  uiPort?: number;
+  taskQueue?: string;
+}
+
+export interface DevStack {
+  address: string;
+  uiUrl: string;
+  namespace: string;
+  taskQueue: string;
+  client: Client;
+  /** Runs until stop() is called. */
+  running: Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface DevLock {
+  pid: number;
+  address: string;
+  uiUrl: string;
+}
+
+/** Starts the dev server and a worker; refuses, saying so, when another keyless dev runs. */
+export async function startDevStack(options: DevStackOptions = {}): Promise<DevStack> {
+  const stateDir = resolve(options.stateDir ?? '.keyless');
+  const lockPath = join(stateDir, 'dev.json');
+  const running = await readLiveLock(lockPath);
+  if (running) {
+    throw new UserError(
+      `keyless dev is already running (pid ${running.pid}): Temporal at ${running.address}, UI at ${running.uiUrl}`,
+      ExitCode.Failed,
+      'use that one, or stop it first (Ctrl-C in its terminal, or kill ' + running.pid + ')',
+    );
+  }
+  const port = options.port ?? 7233;
+  const uiPort = options.uiPort ?? port + 1000;
+  for (const [what, p] of [['gRPC', port], ['UI', uiPort]] as const) {
+    if (await portInUse(p)) {
+      throw new UserError(`port ${p} (Temporal ${what}) is already in use by another program`, ExitCode.Unavailable, `stop it, or pick other ports with --port and --ui-port`);
+    }
+  }
+
+  await mkdir(stateDir, { recursive: true });
+  const server = await startDevServer({ dbFile: join(stateDir, 'temporal.db'), port, uiPort, logFile: join(stateDir, 'temporal.log') });
+  let worker: Worker | undefined;
+  let connection: NativeConnection | undefined;
+  let clientConnection: Connection | undefined;
+  const uiUrl = server.uiUrl ?? `http://127.0.0.1:${uiPort}`;
+  try {
+    await writeFile(lockPath, JSON.stringify({ pid: process.pid, address: server.address, uiUrl } satisfies DevLock));
+    connection = await NativeConnection.connect({ address: server.address });
+    const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+    worker = await createKeylessWorker({ connection, namespace: 'default', taskQueue });
+    clientConnection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection: clientConnection, namespace: 'default' });
+    const runningWorker = worker.run();
+    const stop = stopper(worker, runningWorker, [clientConnection, connection], server, lockPath);
+    return { address: server.address, uiUrl, namespace: 'default', taskQueue, client, running: runningWorker, stop };
+  } catch (err) {
+    await clientConnection?.close().catch(() => undefined);
+    await connection?.close().catch(() => undefined);
+    await server.stop();
+    await rm(lockPath, { force: true });
+    throw err;
+  }
+}
+
+function stopper(worker: Worker, running: Promise<void>, connections: { close(): Promise<void> }[], server: DevServer, lockPath: string): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  return () =>
+    (stopping ??= (async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.catch(() => undefined);
+      for (const connection of connections) await connection.close().catch(() => undefined);
+      await server.stop();
+      await rm(lockPath, { force: true });
+    })());
+}
+
+async function readLiveLock(path: string): Promise<DevLock | undefined> {
+  if (!existsSync(path)) return undefined;
+  try {
+    const lock = JSON.parse(await readFile(path, 'utf8')) as DevLock;
+    process.kill(lock.pid, 0);
+    return lock;
+  } catch {
+    // A lock left by a process that died is stale; the new dev stack takes over.
+    return undefined;
+  }
+}
+
+/** Resolves when the process is asked to stop (Ctrl-C or SIGTERM). */
+export function stopRequested(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,76 @@
+// Operator verbs on a running migration: approve, reject, pause, resume, promote, rollback, status.
+
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  approveUpdate,
+  pauseSignal,
+  promoteSignal,
+  rejectUpdate,
+  resumeSignal,
+  rollbackSignal,
+  statusQuery,
+  type Approval,
+  type ApprovalReceipt,
+  type OperatorAction,
+  type RollbackRequest,
+} from '../../contracts/messages';
+import { migrationWorkflowId } from '../../contracts/names';
+import type { MigrationStatus } from '../../contracts/status';
+import { ExitCode, UserError } from '../errors';
+
+/** Which migration an operator means: a pipeline, in a project when known. */
+export interface MigrationRef {
+  pipeline: string;
+  project?: string;
+}
+
+/** Finds the migration's handle; without a project, looks the pipeline up in Temporal visibility. */
+export async function migrationHandle(client: Client, ref: MigrationRef): Promise<WorkflowHandle> {
+  if (ref.project) return client.workflow.getHandle(migrationWorkflowId(ref.project, ref.pipeline));
+  const ids: string[] = [];
+  for await (const execution of client.workflow.list({ query: `KeylessPipeline = "${ref.pipeline.replace(/"/g, '')}"` })) {
+    if (!ids.includes(execution.workflowId)) ids.push(execution.workflowId);
+    if (ids.length > 1) break;
+  }
+  if (ids.length === 0) throw new UserError(`no migration found for pipeline ${ref.pipeline}`, ExitCode.Failed, 'pass --project, or check the name with `keyless list`');
+  if (ids.length > 1) throw new UserError(`pipeline ${ref.pipeline} has migrations in several projects: ${ids.join(', ')}`, ExitCode.Usage, 'pass --project');
+  return client.workflow.getHandle(ids[0]!);
+}
+
+/** Sends approve or reject; the workflow's validator may refuse it, and that refusal is shown as is. */
+export async function sendDecision(client: Client, ref: MigrationRef, decision: 'approve' | 'reject', approval: Approval): Promise<ApprovalReceipt> {
+  const handle = await migrationHandle(client, ref);
+  try {
+    return await handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [approval] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new UserError(`${decision} refused: ${err.cause?.message ?? err.message}`, ExitCode.Failed);
+    }
+    throw notFound(err, ref);
+  }
+}
+
+export type OperatorSignal = 'pause' | 'resume' | 'promote';
+
+export async function sendOperatorSignal(client: Client, ref: MigrationRef, verb: OperatorSignal, action: OperatorAction): Promise<void> {
+  const handle = await migrationHandle(client, ref);
+  const signal = { pause: pauseSignal, resume: resumeSignal, promote: promoteSignal }[verb];
+  await handle.signal(signal, action).catch((err) => Promise.reject(notFound(err, ref)));
+}
+
+export async function requestRollback(client: Client, ref: MigrationRef, request: RollbackRequest): Promise<void> {
+  const handle = await migrationHandle(client, ref);
+  await handle.signal(rollbackSignal, request).catch((err) => Promise.reject(notFound(err, ref)));
+}
+
+export async function migrationStatus(client: Client, ref: MigrationRef): Promise<MigrationStatus> {
+  const handle = await migrationHandle(client, ref);
+  return handle.query(statusQuery).catch((err) => Promise.reject(notFound(err, ref)));
+}
+
+function notFound(err: unknown, ref: MigrationRef): unknown {
+  if (err instanceof WorkflowNotFoundError) {
+    return new UserError(`no running migration for pipeline ${ref.pipeline}${ref.project ? ` in ${ref.project}` : ''}`, ExitCode.Failed);
+  }
+  return err;
+}

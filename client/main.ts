@@ -1,0 +1,285 @@
+// The keyless command line: parses arguments and dispatches to one function per verb.
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ApprovalSchema, RollbackRequestSchema } from '../contracts/messages';
+import { runWorker } from '../worker/worker';
+import { loadTemporalConfig, connectClient } from './connect';
+import { ExitCode, UserError } from './errors';
+import { runDemo } from './commands/demo';
+import { startDevStack, stopRequested } from './commands/dev';
+import { awaitMigration, startMigration } from './commands/migrate';
+import { migrationStatus, requestRollback, sendDecision, sendOperatorSignal, type MigrationRef } from './commands/operate';
+import { specJsonSchema } from './commands/schema';
+import { loadSpec } from './spec-file';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Parsed = { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
+
+interface Command {
+  summary: string;
+  usage: string;
+  example: string;
+  options: Options;
+  /** How many positional arguments the command takes: [min, max]. */
+  positionals: [number, number];
+  run(args: Parsed): Promise<number>;
+}
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+const json = (value: unknown) => print(JSON.stringify(value, null, 2));
+
+const projectOption: Options = { project: { type: 'string', short: 'p' } };
+const byOption: Options = { by: { type: 'string' }, note: { type: 'string' } };
+
+function ref(args: Parsed): MigrationRef {
+  return { pipeline: args.positionals[0]!, project: args.values.project as string | undefined };
+}
+
+function operator(args: Parsed): string {
+  return (args.values.by as string | undefined) ?? process.env.USER ?? 'operator';
+}
+
+async function withClient<T>(fn: (client: Awaited<ReturnType<typeof connectClient>>) => Promise<T>): Promise<T> {
+  const connected = await connectClient();
+  try {
+    return await fn(connected);
+  } finally {
+    await connected.connection.close();
+  }
+}
+
+const COMMANDS: Record<string, Command> = {
+  demo: {
+    summary: 'Run keyless end to end on the embedded default (dev server, worker, sample pipelines)',
+    usage: 'keyless demo [--yes] [--json] [--port <n>] [--ui-port <n>]',
+    example: 'keyless demo --yes',
+    options: { yes: { type: 'boolean' }, json: { type: 'boolean' }, port: { type: 'string' }, 'ui-port': { type: 'string' } },
+    positionals: [0, 0],
+    async run(args) {
+      const results = await runDemo({
+        yes: Boolean(args.values.yes),
+        port: portFlag(args, 'port'),
+        uiPort: portFlag(args, 'ui-port'),
+        print: args.values.json ? () => undefined : print,
+      });
+      if (args.values.json) json(results);
+      else for (const r of results) print(`${r.pipeline}: ${r.outcome} (${r.mutations.length} mutations)`);
+      return results.every((r) => r.outcome === 'completed') ? ExitCode.Ok : ExitCode.Failed;
+    },
+  },
+  dev: {
+    summary: 'Start a Temporal dev server (state in .keyless/) and a worker; Ctrl-C stops both',
+    usage: 'keyless dev [--port <n>] [--ui-port <n>]',
+    example: 'keyless dev --port 7233 --ui-port 8233',
+    options: { port: { type: 'string' }, 'ui-port': { type: 'string' } },
+    positionals: [0, 0],
+    async run(args) {
+      const stack = await startDevStack({ port: portFlag(args, 'port'), uiPort: portFlag(args, 'ui-port') });
+      print(`Temporal gRPC: ${stack.address}`);
+      print(`Temporal UI:   ${stack.uiUrl}`);
+      print(`Worker on task queue "${stack.taskQueue}". Ctrl-C stops everything.`);
+      await Promise.race([stopRequested(), stack.running]);
+      await stack.stop();
+      return ExitCode.Ok;
+    },
+  },
+  worker: {
+    summary: 'Run a worker against an existing Temporal server (TEMPORAL_* settings)',
+    usage: 'keyless worker',
+    example: 'TEMPORAL_ADDRESS=temporal.internal:7233 TEMPORAL_NAMESPACE=keyless keyless worker',
+    options: {},
+    positionals: [0, 0],
+    async run() {
+      const config = loadTemporalConfig();
+      const stop = new AbortController();
+      void stopRequested().then(() => stop.abort());
+      print(`keyless worker: ${config.connection.address}, namespace ${config.namespace}, task queue ${config.taskQueue}`);
+      await runWorker(config, stop.signal);
+      return ExitCode.Ok;
+    },
+  },
+  migrate: {
+    summary: 'Start the migration of each pipeline spec (YAML or JSON)',
+    usage: 'keyless migrate <spec…> [--follow] [--json]',
+    example: 'keyless migrate examples/specs/nightly-summarizer.yaml --follow',
+    options: { follow: { type: 'boolean' }, json: { type: 'boolean' } },
+    positionals: [1, 1000],
+    async run(args) {
+      // Every spec is checked before any migration starts: a typo in the tenth file starts nothing.
+      const specs = await Promise.all(args.positionals.map((path) => loadSpec(path)));
+      return withClient(async ({ client, config }) => {
+        const started = [];
+        for (const spec of specs) {
+          const s = await startMigration(client, config.taskQueue, spec);
+          started.push(s);
+          if (!args.values.json) print(`started ${s.workflowId}`);
+        }
+        if (args.values.follow) {
+          const results = await Promise.all(started.map((s) => awaitMigration(client, s.workflowId)));
+          if (args.values.json) json(results);
+          else for (const r of results) print(`${r.pipeline}: ${r.outcome}${r.rollback ? ` (${r.rollback.reason})` : ''}`);
+          return results.every((r) => r.outcome === 'completed') ? ExitCode.Ok : ExitCode.Failed;
+        }
+        if (args.values.json) json(started);
+        return ExitCode.Ok;
+      });
+    },
+  },
+  status: {
+    summary: 'Show where a migration stands and what it waits for',
+    usage: 'keyless status <pipeline> [--project <p>] [--json]',
+    example: 'keyless status nightly-summarizer --project demo-project',
+    options: { ...projectOption, json: { type: 'boolean' } },
+    positionals: [1, 1],
+    async run(args) {
+      const status = await withClient(({ client }) => migrationStatus(client, ref(args)));
+      if (args.values.json) json(status);
+      else {
+        print(`${status.pipeline} (${status.project}): ${status.stage}`);
+        print(`next: ${status.next}`);
+        print(`vertex: ${status.vertexPercent}%  mutations: ${status.mutations.length}`);
+      }
+      return ExitCode.Ok;
+    },
+  },
+  approve: decisionCommand('approve'),
+  reject: decisionCommand('reject'),
+  pause: signalCommand('pause', 'Stop the canary bake clock'),
+  resume: signalCommand('resume', 'Restart the canary bake clock'),
+  promote: signalCommand('promote', 'End the current bake now and move on'),
+  rollback: {
+    summary: 'Roll a migration back now',
+    usage: 'keyless rollback <pipeline> --reason <text> [--project <p>] [--by <who>]',
+    example: 'keyless rollback nightly-summarizer --reason "latency doubled on Vertex"',
+    options: { ...projectOption, ...byOption, reason: { type: 'string' } },
+    positionals: [1, 1],
+    async run(args) {
+      const request = RollbackRequestSchema.safeParse({ by: operator(args), reason: args.values.reason });
+      if (!request.success) throw new UserError('rollback needs --reason "<why>"', ExitCode.Usage);
+      await withClient(({ client }) => requestRollback(client, ref(args), request.data));
+      print(`rollback requested for ${args.positionals[0]}`);
+      return ExitCode.Ok;
+    },
+  },
+  schema: {
+    summary: 'Print the JSON Schema of the pipeline spec',
+    usage: 'keyless schema',
+    example: 'keyless schema > keyless-spec.schema.json',
+    options: {},
+    positionals: [0, 0],
+    async run() {
+      json(specJsonSchema());
+      return ExitCode.Ok;
+    },
+  },
+};
+
+function decisionCommand(decision: 'approve' | 'reject'): Command {
+  return {
+    summary: decision === 'approve' ? 'Approve the stage a migration waits on (cutover or finalize)' : 'Reject the waiting stage (a rejected cutover rolls back)',
+    usage: `keyless ${decision} <pipeline> --stage <cutover|finalize> [--by <who>] [--note <text>] [--project <p>]`,
+    example: `keyless ${decision} nightly-summarizer --stage cutover --by alice@example.com`,
+    options: { ...projectOption, ...byOption, stage: { type: 'string' } },
+    positionals: [1, 1],
+    async run(args) {
+      const approval = ApprovalSchema.safeParse({ stage: args.values.stage, by: operator(args), note: args.values.note });
+      if (!approval.success) {
+        throw new UserError(`${decision} needs --stage cutover or --stage finalize`, ExitCode.Usage);
+      }
+      const receipt = await withClient(({ client }) => sendDecision(client, ref(args), decision, approval.data));
+      print(`${receipt.stage} ${receipt.decision} by ${receipt.by} at ${receipt.at}`);
+      return ExitCode.Ok;
+    },
+  };
+}
+
+function signalCommand(verb: 'pause' | 'resume' | 'promote', summary: string): Command {
+  return {
+    summary,
+    usage: `keyless ${verb} <pipeline> [--by <who>] [--note <text>] [--project <p>]`,
+    example: `keyless ${verb} nightly-summarizer`,
+    options: { ...projectOption, ...byOption },
+    positionals: [1, 1],
+    async run(args) {
+      await withClient(({ client }) => sendOperatorSignal(client, ref(args), verb, { by: operator(args), note: args.values.note as string | undefined }));
+      print(`${verb} sent to ${args.positionals[0]}`);
+      return ExitCode.Ok;
+    },
+  };
+}
+
+function portFlag(args: Parsed, name: string): number | undefined {
+  const raw = args.values[name];
+  if (raw === undefined) return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UserError(`--${name} must be a port number between 1 and 65535`, ExitCode.Usage);
+  return port;
+}
+
+function helpText(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    'keyless: move headless Gemini pipelines off API keys onto Vertex AI with service accounts.',
+    '',
+    'Usage: keyless <command> [options]   (keyless <command> --help for details)',
+    '',
+    'Commands:',
+    ...lines,
+  ].join('\n');
+}
+
+function commandHelp(c: Command): string {
+  return [`${c.summary}.`, '', `Usage: ${c.usage}`, `Example: ${c.example}`].join('\n');
+}
+
+/** Runs the CLI and returns its exit code; errors the user can fix are printed without a stack. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    print(helpText());
+    return name ? ExitCode.Ok : ExitCode.Usage;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`keyless: unknown command "${name}"\n\n${helpText()}\n`);
+    return ExitCode.Usage;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    print(commandHelp(command));
+    return ExitCode.Ok;
+  }
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true }) as Parsed;
+  } catch (err) {
+    process.stderr.write(`keyless ${name}: ${(err as Error).message}\nUsage: ${command.usage}\n`);
+    return ExitCode.Usage;
+  }
+  const [min, max] = command.positionals;
+  if (parsed.positionals.length < min || parsed.positionals.length > max) {
+    const expected = min === max ? `${min}` : `${min} or more`;
+    process.stderr.write(`keyless ${name}: expected ${expected} argument(s), got ${parsed.positionals.length}\nUsage: ${command.usage}\n`);
+    return ExitCode.Usage;
+  }
+  try {
+    return await command.run(parsed);
+  } catch (err) {
+    if (err instanceof UserError) {
+      process.stderr.write(`keyless ${name}: ${err.message}\n${err.hint ? `next: ${err.hint}\n` : ''}`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
+
+const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`keyless: unexpected error: ${(err as Error).stack ?? err}\n`);
+      process.exit(ExitCode.Failed);
+    },
+  );
+}

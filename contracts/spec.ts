@@ -1,0 +1,198 @@
+// The pipeline spec: the one input of a migration. Validated by the CLI before start and again
+// by the workflow, so a spec that reaches Temporal by another road (the `temporal` CLI, the UI)
+// is held to the same rules. Every object is strict: an unknown field is a typo, not a wish.
+
+import { z } from 'zod';
+import { DURATION_PATTERN, parseDuration } from './duration';
+
+/** Looks like an API key string (standard `AIza…` or auth key `AQ.…`); such a value is refused and never echoed. */
+export function looksLikeKeyString(value: string): boolean {
+  return /AIza[0-9A-Za-z_-]{20,}/.test(value) || /^AQ\.[0-9A-Za-z_.-]{10,}$/.test(value.trim());
+}
+
+const duration = (what: string) =>
+  z.string().refine((v) => DURATION_PATTERN.test(v.trim()), {
+    message: `${what} must be a duration such as "90s", "30m", "24h" or "7d"`,
+  });
+
+const pipelineName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/, 'pipeline must be 2-63 characters: lowercase letters, digits and hyphens, starting with a letter');
+
+const projectId = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'project must be a Google Cloud project id: 6-30 lowercase letters, digits and hyphens, starting with a letter');
+
+const keyResourceName = z.string().superRefine((value, ctx) => {
+  if (looksLikeKeyString(value)) {
+    // The value itself is deliberately left out of the message.
+    ctx.addIssue({
+      code: 'custom',
+      message: 'apiKey holds what looks like a key string; give the key\'s resource name instead (projects/<project>/locations/global/keys/<keyId>) and keep the key string out of specs',
+    });
+    return;
+  }
+  if (!/^projects\/[a-z0-9-]+\/locations\/global\/keys\/[a-z0-9-]+$/.test(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'apiKey must be a key resource name: projects/<project id or number>/locations/global/keys/<keyId>',
+    });
+  }
+});
+
+// Google's rule for service account ids: 6-30 characters, [a-z]([-a-z0-9]*[a-z0-9]).
+const accountId = z
+  .string()
+  .regex(/^[a-z]([-a-z0-9]{4,28})[a-z0-9]$/, 'accountId must be 6-30 characters: lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen');
+
+const ipOrCidr = z
+  .string()
+  .regex(/^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]+(\/\d{1,3})?)$/, 'allowedIps entries must be IPv4 or IPv6 addresses or CIDR ranges');
+
+export const DualRunPromptSchema = z.strictObject({
+  /** The prompt text sent on both paths. */
+  text: z.string().min(1).max(20_000),
+  system: z.string().max(20_000).optional(),
+  /** Ask for JSON output; outputs are then compared parsed. */
+  json: z.boolean().default(false),
+  /** Words the output must contain: used when the key side has no baseline (a repair). */
+  expectContains: z.array(z.string().min(1)).max(20).optional(),
+});
+
+export const CanaryStepSchema = z.strictObject({
+  percent: z.number().int().min(1).max(100),
+  bake: duration('bake'),
+});
+export type CanaryStep = z.infer<typeof CanaryStepSchema>;
+
+export const DEFAULT_CANARY_STEPS: CanaryStep[] = [
+  { percent: 10, bake: '30m' },
+  { percent: 50, bake: '30m' },
+  { percent: 100, bake: '1h' },
+];
+
+export const PipelineSpecSchema = z.strictObject({
+  pipeline: pipelineName,
+  project: projectId,
+  apiKey: keyResourceName,
+  stopgap: z.boolean().default(true),
+  serviceAccount: z.strictObject({
+    accountId,
+    create: z.boolean().default(true),
+    displayName: z.string().max(100).optional(),
+  }),
+  vertex: z.strictObject({
+    location: z.string().regex(/^[a-z]+(-[a-z]+[0-9]+)?$/, 'location must be "global", a multi-region such as "us", or a region such as "us-central1"').default('global'),
+    models: z.array(z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'models entries are model ids such as "gemini-2.5-flash"')).min(1).max(10),
+  }),
+  dualRun: z
+    .strictObject({
+      prompts: z.array(DualRunPromptSchema).min(1).max(50).default([{ text: 'Reply with the single word: ready', json: false }]),
+      /** How many times each prompt is sent on each path. */
+      samples: z.number().int().min(1).max(20).default(1),
+      thresholds: z
+        .strictObject({
+          minSuccessRate: z.number().min(0).max(1).default(1),
+          minSimilarity: z.number().min(0).max(1).default(0.8),
+          maxLatencyRatio: z.number().positive().default(3),
+          allowModelVersionDrift: z.boolean().default(false),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  canary: z
+    .strictObject({
+      steps: z
+        .array(CanaryStepSchema)
+        .min(1)
+        .max(20)
+        .default(DEFAULT_CANARY_STEPS)
+        .superRefine((steps, ctx) => {
+          for (let i = 1; i < steps.length; i++) {
+            if (steps[i]!.percent <= steps[i - 1]!.percent) {
+              ctx.addIssue({ code: 'custom', path: [i, 'percent'], message: 'canary step percents must rise strictly' });
+            }
+          }
+          if (steps.length > 0 && steps[steps.length - 1]!.percent !== 100) {
+            ctx.addIssue({ code: 'custom', path: [steps.length - 1, 'percent'], message: 'the last canary step must be 100 percent' });
+          }
+        }),
+      /** Roll back when the service account's error rate exceeds the key's by more than this. */
+      maxErrorRateDelta: z.number().min(0).max(1).default(0.02),
+      /** Requests on the Vertex side before an error rate is trusted. */
+      minRequests: z.number().int().min(1).default(20),
+      analysisInterval: duration('analysisInterval').default('5m'),
+      /** When the key is already rejected there is no healthy baseline: bake each step for this fraction of its time. */
+      repairBakeFactor: z.number().min(0).max(1).default(0.25),
+    })
+    .prefault({}),
+  soak: z.strictObject({ duration: duration('soak.duration').default('24h') }).prefault({}),
+  route: z
+    .strictObject({
+      /** Where route documents live: file://<dir> or gs://<bucket>[/<prefix>]; the document is <pipeline>.json there. */
+      store: z
+        .string()
+        .regex(/^(file:\/\/.+|gs:\/\/[a-z0-9][a-z0-9._-]{1,220}(\/.*)?)$/, 'route.store must be file://<directory> or gs://<bucket>[/<prefix>]')
+        .default('file://.keyless/routes'),
+    })
+    .prefault({}),
+  finalize: z
+    .strictObject({
+      action: z.enum(['restrict', 'restrict-ip', 'delete']).default('restrict'),
+      allowedIps: z.array(ipOrCidr).max(100).optional(),
+    })
+    .prefault({})
+    .superRefine((finalize, ctx) => {
+      if (finalize.action === 'restrict-ip' && !finalize.allowedIps?.length) {
+        ctx.addIssue({ code: 'custom', path: ['allowedIps'], message: 'finalize.action "restrict-ip" needs allowedIps: the fixed egress addresses of the jobs that keep the key' });
+      }
+    }),
+  approvals: z
+    .strictObject({
+      cutover: z.boolean().default(true),
+      finalize: z.boolean().default(true),
+      /** Who may approve or reject; anyone when absent. */
+      approvers: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+      deadline: duration('approvals.deadline').default('72h'),
+      onDeadline: z.enum(['rollback', 'wait']).default('rollback'),
+    })
+    .prefault({}),
+});
+
+/** A pipeline spec as written by a person (defaults may be left out). */
+export type PipelineSpecInput = z.input<typeof PipelineSpecSchema>;
+/** A pipeline spec after validation, every default filled in. */
+export type PipelineSpec = z.output<typeof PipelineSpecSchema>;
+
+/** One problem in a spec, located by its path, e.g. `canary.steps[2].percent`. */
+export interface SpecProblem {
+  path: string;
+  message: string;
+}
+
+/** Formats a zod path as people write it: `canary.steps[2].percent`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(spec)';
+}
+
+/** Validates a spec; problems carry their path and never the offending value. */
+export function validateSpec(input: unknown): { ok: true; spec: PipelineSpec } | { ok: false; problems: SpecProblem[] } {
+  const result = PipelineSpecSchema.safeParse(input);
+  if (result.success) return { ok: true, spec: result.data };
+  return {
+    ok: false,
+    problems: result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
+  };
+}
+
+/** Milliseconds of a duration the schema has already validated. */
+export function durationMs(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new TypeError(`not a duration: ${text}`);
+  return ms;
+}

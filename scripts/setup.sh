@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything keyless needs on a fresh clone, and nothing twice:
+#   1. npm packages from package-lock.json (npm ci), when node_modules is missing or stale;
+#   2. the pinned Temporal binaries, unless the user names their own (see temporal-binaries.sh).
+# Used by `bin/keyless` and by `npm test`, so the README's two commands need no manual step.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+quiet=0
+[ "${1:-}" = "--quiet" ] && quiet=1
+say() { [ "$quiet" = 1 ] || echo "setup: $*" >&2; }
+
+lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
+stamp="node_modules/.keyless-lock-sha256"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
+  echo "setup: installing npm packages from package-lock.json (npm ci)" >&2
+  # Install scripts of dependencies are denied in package.json#allowScripts: none is needed.
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$lock_sum" > "$stamp"
+else
+  say "npm packages up to date"
+fi
+
+bash scripts/temporal-binaries.sh ${1:-}

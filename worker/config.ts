@@ -1,0 +1,81 @@
+// Worker and client configuration, parsed once at start from the standard Temporal variables
+// (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE,
+// TEMPORAL_CONFIG_FILE), through @temporalio/envconfig so profiles in temporal.toml work too.
+// A bad value is reported with the variable's name and what is expected.
+
+import { existsSync } from 'node:fs';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
+import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from '../contracts/names';
+
+/** A configuration value that cannot be used; `variable` names where it came from. */
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(problems.map((p) => `${p.variable}: ${p.message}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+const bool = (name: string) =>
+  z
+    .enum(['true', 'false', '1', '0'], { message: `${name} must be true or false` })
+    .transform((v) => v === 'true' || v === '1');
+
+const existingFile = (name: string) =>
+  z.string().refine((p) => existsSync(p), { message: `${name} must name a readable file` });
+
+const EnvSchema = z.object({
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'TEMPORAL_ADDRESS must be host:port, for example 127.0.0.1:7233 or my-ns.tmprl.cloud:7233')
+    .optional(),
+  TEMPORAL_NAMESPACE: z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'TEMPORAL_NAMESPACE must be a namespace name such as default').optional(),
+  TEMPORAL_API_KEY: z.string().min(1, 'TEMPORAL_API_KEY must not be empty when set').optional(),
+  TEMPORAL_TLS: bool('TEMPORAL_TLS').optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: existingFile('TEMPORAL_TLS_CLIENT_CERT_PATH').optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: existingFile('TEMPORAL_TLS_CLIENT_KEY_PATH').optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: existingFile('TEMPORAL_TLS_SERVER_CA_CERT_PATH').optional(),
+  TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: bool('TEMPORAL_TLS_DISABLE_HOST_VERIFICATION').optional(),
+  TEMPORAL_CONFIG_FILE: existingFile('TEMPORAL_CONFIG_FILE').optional(),
+  KEYLESS_TASK_QUEUE: z.string().regex(/^[A-Za-z0-9._/-]{1,200}$/, 'KEYLESS_TASK_QUEUE must be a task queue name such as keyless').optional(),
+});
+
+/** Where the worker and the CLI connect, and which task queue they use. */
+export interface TemporalConfig {
+  connection: NativeConnectionOptions;
+  namespace: string;
+  taskQueue: string;
+}
+
+/** Parses the Temporal settings from an environment; throws ConfigError naming each bad variable. */
+export function temporalConfigFromEnv(env: NodeJS.ProcessEnv = process.env): TemporalConfig {
+  // Empty variables are treated as unset, as shells often export them that way.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => ({ variable: String(i.path[0]), message: i.message })));
+  }
+  const tlsPairs: [string, string][] = [
+    ['TEMPORAL_TLS_CLIENT_CERT_PATH', 'TEMPORAL_TLS_CLIENT_KEY_PATH'],
+    ['TEMPORAL_TLS_CLIENT_KEY_PATH', 'TEMPORAL_TLS_CLIENT_CERT_PATH'],
+  ];
+  for (const [has, needs] of tlsPairs) {
+    if (present[has] && !present[needs]) {
+      throw new ConfigError([{ variable: needs, message: `must be set together with ${has} (mutual TLS needs both the certificate and its key)` }]);
+    }
+  }
+  let loaded;
+  try {
+    loaded = loadClientConnectConfig({ overrideEnvVars: present as Record<string, string> });
+  } catch (err) {
+    throw new ConfigError([{ variable: present.TEMPORAL_CONFIG_FILE ? 'TEMPORAL_CONFIG_FILE' : 'TEMPORAL_PROFILE', message: (err as Error).message }]);
+  }
+  const connection = { ...loaded.connectionOptions };
+  connection.address ??= '127.0.0.1:7233';
+  return {
+    connection,
+    namespace: loaded.namespace ?? 'default',
+    taskQueue: parsed.data.KEYLESS_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+  };
+}

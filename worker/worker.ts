@@ -1,0 +1,43 @@
+// The keyless worker: one task queue, the migration workflows and the activities built from the
+// clients it is given. Many workers may share the queue to scale out.
+
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import type { TemporalConfig } from './config';
+
+/** The module holding every workflow, bundled by the worker. */
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface KeylessWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  activityDeps?: ActivityDeps;
+  /** A prebuilt bundle (tests build it once per file); bundled from workflowsPath otherwise. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export async function createKeylessWorker(options: KeylessWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: createActivities(options.activityDeps),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+  });
+}
+
+/** Connects to Temporal and runs a worker until `signal` aborts (Ctrl-C, SIGTERM). */
+export async function runWorker(config: TemporalConfig, signal: AbortSignal, activityDeps?: ActivityDeps): Promise<void> {
+  const connection = await NativeConnection.connect(config.connection);
+  try {
+    const worker = await createKeylessWorker({ connection, namespace: config.namespace, taskQueue: config.taskQueue, activityDeps });
+    const shutdown = () => worker.shutdown();
+    if (signal.aborted) return;
+    signal.addEventListener('abort', shutdown, { once: true });
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}

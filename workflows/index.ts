@@ -1,0 +1,2 @@
+// Every workflow the keyless worker runs.
+export { migratePipeline } from './migrate-pipeline';

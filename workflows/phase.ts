@@ -1,0 +1,38 @@
+// The one-line explanation of where a migration stands, as one pure function of its state:
+// the `status` query, the Temporal UI's current details and the CLI all show this text.
+
+import type { Stage } from '../contracts/stages';
+
+/** The parts of a migration's state the explanation depends on. */
+export interface PhaseInput {
+  stage: Stage;
+  paused: boolean;
+  waitingFor?: string;
+  canary?: { step: number; of: number; percent: number };
+  bakeEndsAt?: string;
+  rollbackReason?: string;
+}
+
+/** What happens next, in one line. */
+export function describeNext(state: PhaseInput): string {
+  if (state.waitingFor) return `waiting for ${state.waitingFor}`;
+  switch (state.stage) {
+    case 'canary': {
+      const c = state.canary;
+      if (!c) return 'starting the canary';
+      const where = `canary step ${c.step}/${c.of} at ${c.percent}% on Vertex`;
+      if (state.paused) return `${where}: paused, send resume to restart the bake clock`;
+      return state.bakeEndsAt ? `${where}: baking until ${state.bakeEndsAt}` : where;
+    }
+    case 'rolling-back':
+      return `rolling back: ${state.rollbackReason ?? 'requested'}`;
+    case 'rolled-back':
+      return `rolled back: ${state.rollbackReason ?? 'requested'}`;
+    case 'completed':
+      return 'completed: the pipeline runs on Vertex with its service account';
+    case 'held':
+      return 'held: the key still sees traffic';
+    default:
+      return `running ${state.stage}`;
+  }
+}
