@@ -1,0 +1,86 @@
+// The runtime end to end on the pinned Temporal CLI dev server: a migration started through the
+// CLI's functions, approved by an update, run by a real worker, and a duplicate start refused.
+
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMigration, awaitMigration } from '../../client/commands/migrate';
+import { migrationStatus, sendDecision } from '../../client/commands/operate';
+import { UserError } from '../../client/errors';
+import { validateSpec, type PipelineSpec } from '../../contracts/spec';
+import type { DevServer } from '../../worker/dev-server';
+import { createKeylessWorker } from '../../worker/worker';
+import { startTestDevServer, uniqueTaskQueue, workflowBundle } from '../support/temporal';
+
+let server: DevServer;
+let connection: Connection;
+let client: Client;
+let routesDir: string;
+
+beforeAll(async () => {
+  server = await startTestDevServer();
+  connection = await Connection.connect({ address: server.address });
+  client = new Client({ connection });
+  routesDir = await mkdtemp(join(tmpdir(), 'keyless-dev-routes-'));
+});
+
+afterAll(async () => {
+  await connection?.close();
+  await server?.stop();
+});
+
+function spec(pipeline: string): PipelineSpec {
+  const result = validateSpec({
+    pipeline,
+    project: 'demo-project',
+    apiKey: `projects/demo-project/locations/global/keys/${pipeline}-key`,
+    serviceAccount: { accountId: `${pipeline}-sa` },
+    vertex: { models: ['gemini-2.5-flash'] },
+    canary: { steps: [{ percent: 25, bake: '1s' }, { percent: 100, bake: '1s' }] },
+    route: { store: `file://${routesDir}` },
+  });
+  if (!result.ok) throw new Error(JSON.stringify(result.problems));
+  return result.spec;
+}
+
+describe('given the dev server and a keyless worker', () => {
+  it('when a migration is started and its cutover approved, then it completes with the route at 100%', async () => {
+    const taskQueue = uniqueTaskQueue('dev');
+    const nativeConnection = await NativeConnection.connect({ address: server.address });
+    const worker = await createKeylessWorker({ connection: nativeConnection, namespace: 'default', taskQueue, workflowBundle: await workflowBundle() });
+    try {
+      await worker.runUntil(async () => {
+        const s = spec(`dev-${taskQueue.slice(-8)}`);
+        const started = await startMigration(client, taskQueue, s);
+        expect(started.workflowId).toBe(`keyless/demo-project/${s.pipeline}`);
+
+        const duplicate = await startMigration(client, taskQueue, s).catch((err: unknown) => err);
+        expect(duplicate).toBeInstanceOf(UserError);
+        expect((duplicate as UserError).message).toBe(`a migration of ${s.pipeline} is already running: workflow ${started.workflowId}`);
+
+        for (let i = 0; i < 100; i++) {
+          const status = await migrationStatus(client, { pipeline: s.pipeline, project: s.project });
+          if (status.waitingFor) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const receipt = await sendDecision(client, { pipeline: s.pipeline, project: s.project }, 'approve', { stage: 'cutover', by: 'alice@example.com' });
+        expect(receipt).toMatchObject({ stage: 'cutover', decision: 'approved', by: 'alice@example.com' });
+
+        const result = await awaitMigration(client, started.workflowId);
+        expect(result.outcome).toBe('completed');
+        const route = JSON.parse(await readFile(join(routesDir, `${s.pipeline}.json`), 'utf8'));
+        expect(route).toMatchObject({ pipeline: s.pipeline, vertexPercent: 100, location: 'global' });
+
+        const described = await client.workflow.getHandle(started.workflowId).describe();
+        expect(described.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value])).toEqual(
+          expect.arrayContaining([['KeylessStage', 'completed'], ['KeylessPipeline', s.pipeline], ['KeylessProject', 'demo-project']]),
+        );
+      });
+    } finally {
+      await nativeConnection.close();
+    }
+  });
+});

@@ -1,0 +1,40 @@
+// Real Temporal servers for the suites: the pinned dev server or the time-skipping test server,
+// on free ports, always stopped by the file's afterAll, even when a test fails.
+
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { registerSearchAttributes } from '../../worker/search-attributes';
+import { startDevServer, type DevServer } from '../../worker/dev-server';
+import { temporalTestServerPath } from '../../worker/temporal-binaries';
+import { workflowsPath } from '../../worker/worker';
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflow bundle, built once per test file. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  return bundle;
+}
+
+/** A task queue no other test uses. */
+export function uniqueTaskQueue(label = 'test'): string {
+  return `${label}-${randomUUID()}`;
+}
+
+/** The Java time-skipping server: timers of days complete in milliseconds. */
+export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: temporalTestServerPath() } },
+  });
+  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
+  return env;
+}
+
+/** The pinned Temporal CLI dev server, headless, in memory. */
+export async function startTestDevServer(): Promise<DevServer> {
+  return startDevServer({ headless: true });
+}
+
+const noop = () => undefined;
+const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: console.error };

@@ -1,0 +1,53 @@
+// Temporal settings from the environment: good values connect, bad ones name the variable.
+
+import { describe, expect, it } from 'vitest';
+import { ConfigError, temporalConfigFromEnv } from '../../worker/config';
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    temporalConfigFromEnv(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.map((p) => p.variable);
+    throw err;
+  }
+  return [];
+}
+
+describe('temporalConfigFromEnv', () => {
+  it('defaults to a local server, namespace default, task queue keyless', () => {
+    const config = temporalConfigFromEnv({ TEMPORAL_CONFIG_FILE: undefined, HOME: '/nonexistent' });
+    expect(config).toMatchObject({ namespace: 'default', taskQueue: 'keyless', connection: { address: '127.0.0.1:7233' } });
+  });
+
+  it('reads address, namespace, API key and task queue', () => {
+    const config = temporalConfigFromEnv({
+      HOME: '/nonexistent',
+      TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233',
+      TEMPORAL_NAMESPACE: 'my-ns.a1b2c',
+      TEMPORAL_API_KEY: 'secret',
+      KEYLESS_TASK_QUEUE: 'keyless-eu',
+    });
+    expect(config.connection.address).toBe('my-ns.a1b2c.tmprl.cloud:7233');
+    expect(config.connection.apiKey).toBe('secret');
+    // An API key implies TLS, as Temporal Cloud requires.
+    expect(config.connection.tls).toBeTruthy();
+    expect(config.namespace).toBe('my-ns.a1b2c');
+    expect(config.taskQueue).toBe('keyless-eu');
+  });
+
+  it.each([
+    [{ TEMPORAL_ADDRESS: 'localhost' }, 'TEMPORAL_ADDRESS'],
+    [{ TEMPORAL_ADDRESS: 'http://localhost:7233' }, 'TEMPORAL_ADDRESS'],
+    [{ TEMPORAL_NAMESPACE: 'has spaces' }, 'TEMPORAL_NAMESPACE'],
+    [{ TEMPORAL_TLS: 'yes' }, 'TEMPORAL_TLS'],
+    [{ TEMPORAL_TLS_CLIENT_CERT_PATH: '/nonexistent/cert.pem' }, 'TEMPORAL_TLS_CLIENT_CERT_PATH'],
+    [{ TEMPORAL_TLS_CLIENT_CERT_PATH: '/etc/hostname' }, 'TEMPORAL_TLS_CLIENT_KEY_PATH'],
+    [{ KEYLESS_TASK_QUEUE: 'bad queue!' }, 'KEYLESS_TASK_QUEUE'],
+  ])('refuses %j naming %s', (env, variable) => {
+    expect(problems({ HOME: '/nonexistent', ...env })).toContain(variable);
+  });
+
+  it('explains what is expected', () => {
+    expect(() => temporalConfigFromEnv({ HOME: '/nonexistent', TEMPORAL_TLS: 'yes' })).toThrow('TEMPORAL_TLS: TEMPORAL_TLS must be true or false');
+  });
+});
