@@ -1,6 +1,7 @@
 // The keyless command line: parses arguments and dispatches to one function per verb.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ApprovalSchema, RollbackRequestSchema } from '../contracts/messages';
 import { runWorker } from '../worker/worker';
 import { loadTemporalConfig, connectClient } from './connect';
@@ -261,6 +262,10 @@ export async function main(argv: string[]): Promise<number> {
     const expected = min === max ? `${min}` : `${min} or more`;
     process.stderr.write(`keyless ${name}: expected ${expected} argument(s), got ${parsed.positionals.length}\nUsage: ${command.usage}\n`);
     return ExitCode.Usage;
+  }
+  if (name === 'demo' || name === 'dev') {
+    // The demo and dev stack print their own progress; the SDK's INFO lines would bury it.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
   }
   try {
     return await command.run(parsed);
