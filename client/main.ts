@@ -3,6 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ApprovalSchema, RollbackRequestSchema } from '../contracts/messages';
+import { FixtureError, runEmulatorCommand } from '../emulator';
 import { runWorker } from '../worker/worker';
 import { loadTemporalConfig, connectClient } from './connect';
 import { ExitCode, UserError } from './errors';
@@ -70,17 +71,45 @@ const COMMANDS: Record<string, Command> = {
   },
   dev: {
     summary: 'Start a Temporal dev server (state in .keyless/) and a worker; Ctrl-C stops both',
-    usage: 'keyless dev [--port <n>] [--ui-port <n>]',
+    usage: 'keyless dev [--port <n>] [--ui-port <n>] [--emulator-port <n>] [--google]',
     example: 'keyless dev --port 7233 --ui-port 8233',
-    options: { port: { type: 'string' }, 'ui-port': { type: 'string' } },
+    options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, 'emulator-port': { type: 'string' }, google: { type: 'boolean' } },
     positionals: [0, 0],
     async run(args) {
-      const stack = await startDevStack({ port: portFlag(args, 'port'), uiPort: portFlag(args, 'ui-port') });
+      const stack = await startDevStack({
+        port: portFlag(args, 'port'),
+        uiPort: portFlag(args, 'ui-port'),
+        emulatorPort: portFlag(args, 'emulator-port'),
+        useGoogle: Boolean(args.values.google),
+      });
       print(`Temporal gRPC: ${stack.address}`);
       print(`Temporal UI:   ${stack.uiUrl}`);
+      print(stack.emulator ? `Google Cloud:  emulator at ${stack.emulator.baseUrl} (demo estate)` : 'Google Cloud:  real endpoints, Application Default Credentials');
       print(`Worker on task queue "${stack.taskQueue}". Ctrl-C stops everything.`);
       await Promise.race([stopRequested(), stack.running]);
       await stack.stop();
+      return ExitCode.Ok;
+    },
+  },
+  emulator: {
+    summary: 'Run the embedded Google Cloud emulator alone; prints one JSON line when ready',
+    usage: 'keyless emulator [--port <n>] [--fixture <file|demo>] [--state <file>] [--credentials-dir <dir>]',
+    example: 'keyless emulator --port 7280 --fixture demo --state .keyless/emulator-state.json',
+    options: { port: { type: 'string' }, fixture: { type: 'string' }, state: { type: 'string' }, 'credentials-dir': { type: 'string' } },
+    positionals: [0, 0],
+    async run(args) {
+      try {
+        await runEmulatorCommand({
+          port: portFlag(args, 'port') ?? 7280,
+          fixture: (args.values.fixture as string | undefined) ?? 'demo',
+          state: args.values.state as string | undefined,
+          credentialsDir: args.values['credentials-dir'] as string | undefined,
+        });
+      } catch (err) {
+        if (err instanceof FixtureError) throw new UserError(err.message, ExitCode.Config);
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UserError(`port ${portFlag(args, 'port') ?? 7280} is already in use`, ExitCode.Unavailable, 'pick another with --port');
+        throw err;
+      }
       return ExitCode.Ok;
     },
   },

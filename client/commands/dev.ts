@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { DEFAULT_TASK_QUEUE } from '../../contracts/names';
+import { DEMO_ORCHESTRATOR, startEmulator, type RunningEmulator } from '../../emulator';
 import { portInUse, startDevServer, type DevServer } from '../../worker/dev-server';
 import { createKeylessWorker } from '../../worker/worker';
 import { ExitCode, UserError } from '../errors';
@@ -17,6 +18,10 @@ export interface DevStackOptions {
   port?: number;
   uiPort?: number;
   taskQueue?: string;
+  /** Port of the embedded Google Cloud emulator; 0 for a free one. */
+  emulatorPort?: number;
+  /** Talk to Google's real endpoints (Application Default Credentials) instead of the emulator. */
+  useGoogle?: boolean;
 }
 
 export interface DevStack {
@@ -25,6 +30,8 @@ export interface DevStack {
   namespace: string;
   taskQueue: string;
   client: Client;
+  /** The embedded Google Cloud, unless the stack talks to Google. */
+  emulator?: RunningEmulator;
   /** Runs until stop() is called. */
   running: Promise<void>;
   stop(): Promise<void>;
@@ -34,6 +41,7 @@ interface DevLock {
   pid: number;
   address: string;
   uiUrl: string;
+  emulatorUrl?: string;
 }
 
 /** Starts the dev server and a worker; refuses, saying so, when another keyless dev runs. */
@@ -57,31 +65,46 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
   }
 
   await mkdir(stateDir, { recursive: true });
-  const server = await startDevServer({ dbFile: join(stateDir, 'temporal.db'), port, uiPort, logFile: join(stateDir, 'temporal.log') });
+  const emulator = options.useGoogle ? undefined : await startEmbeddedCloud(stateDir, options.emulatorPort ?? 7280);
+  let server: DevServer;
+  try {
+    server = await startDevServer({ dbFile: join(stateDir, 'temporal.db'), port, uiPort, logFile: join(stateDir, 'temporal.log') });
+  } catch (err) {
+    await emulator?.stop();
+    throw err;
+  }
   let worker: Worker | undefined;
   let connection: NativeConnection | undefined;
   let clientConnection: Connection | undefined;
   const uiUrl = server.uiUrl ?? `http://127.0.0.1:${uiPort}`;
   try {
-    await writeFile(lockPath, JSON.stringify({ pid: process.pid, address: server.address, uiUrl } satisfies DevLock));
+    await writeFile(lockPath, JSON.stringify({ pid: process.pid, address: server.address, uiUrl, emulatorUrl: emulator?.baseUrl } satisfies DevLock));
     connection = await NativeConnection.connect({ address: server.address });
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
     worker = await createKeylessWorker({ connection, namespace: 'default', taskQueue });
     clientConnection = await Connection.connect({ address: server.address });
     const client = new Client({ connection: clientConnection, namespace: 'default' });
     const runningWorker = worker.run();
-    const stop = stopper(worker, runningWorker, [clientConnection, connection], server, lockPath);
-    return { address: server.address, uiUrl, namespace: 'default', taskQueue, client, running: runningWorker, stop };
+    const stop = stopper(worker, runningWorker, [clientConnection, connection], server, lockPath, emulator);
+    return { address: server.address, uiUrl, namespace: 'default', taskQueue, client, emulator, running: runningWorker, stop };
   } catch (err) {
     await clientConnection?.close().catch(() => undefined);
     await connection?.close().catch(() => undefined);
     await server.stop();
+    await emulator?.stop();
     await rm(lockPath, { force: true });
     throw err;
   }
 }
 
-function stopper(worker: Worker, running: Promise<void>, connections: { close(): Promise<void> }[], server: DevServer, lockPath: string): () => Promise<void> {
+function stopper(
+  worker: Worker,
+  running: Promise<void>,
+  connections: { close(): Promise<void> }[],
+  server: DevServer,
+  lockPath: string,
+  emulator: RunningEmulator | undefined,
+): () => Promise<void> {
   let stopping: Promise<void> | undefined;
   return () =>
     (stopping ??= (async () => {
@@ -89,8 +112,23 @@ function stopper(worker: Worker, running: Promise<void>, connections: { close():
       await running.catch(() => undefined);
       for (const connection of connections) await connection.close().catch(() => undefined);
       await server.stop();
+      await emulator?.stop();
       await rm(lockPath, { force: true });
     })());
+}
+
+/**
+ * Starts the emulator with the demo estate (state kept in .keyless/ across restarts) and makes this
+ * process act as the orchestrator account the way a GCE VM would: Application Default Credentials
+ * through the metadata server, every Google client pointed at the emulator by KEYLESS_EMULATOR.
+ */
+async function startEmbeddedCloud(stateDir: string, port: number): Promise<RunningEmulator> {
+  if (port && (await portInUse(port))) {
+    throw new UserError(`port ${port} (the embedded Google Cloud emulator) is already in use`, ExitCode.Unavailable, 'stop what uses it, or pick another with --emulator-port');
+  }
+  const emulator = await startEmulator({ port, fixture: 'demo', statePath: join(stateDir, 'emulator-state.json') });
+  Object.assign(process.env, await emulator.envFor(DEMO_ORCHESTRATOR));
+  return emulator;
 }
 
 async function readLiveLock(path: string): Promise<DevLock | undefined> {

@@ -1,0 +1,137 @@
+// The emulator's own admin endpoints under /admin/v1 (loopback only, unauthenticated): audit
+// log, faults, the clock, tokens and keys for named accounts, attaching accounts to metadata
+// servers. Not a Google API; tests, the demo and outside tools use it.
+
+import { z } from 'zod';
+import type { EmuRequest, EmuResponse, RouteDef } from '../core/contract';
+import type { EmulatorCore } from '../core/core';
+import { GoogleApiError } from '../core/errors';
+import { SURFACES, SurfaceFaultSchema } from '../core/fixture';
+import { serviceAccountKeyFile } from '../core/identity';
+
+/** What the admin endpoints need from the running emulator besides the core. */
+export interface AdminHooks {
+  /** Starts (or finds) the metadata server of an account; returns its `host:port`. */
+  attach(email: string): Promise<string>;
+  metadataHosts(): Record<string, string>;
+}
+
+const MintSchema = z.object({
+  lifetimeSeconds: z.number().int().min(1).max(43_200).default(3600),
+  scopes: z.array(z.string()).default(['https://www.googleapis.com/auth/cloud-platform']),
+});
+const ClockSchema = z.union([z.object({ advanceSeconds: z.number() }), z.object({ now: z.iso.datetime({ offset: true }) })]);
+const SurfaceParam = z.enum(SURFACES);
+
+export function adminRoutes(core: EmulatorCore, hooks: AdminHooks): RouteDef[] {
+  const account = (req: EmuRequest) => {
+    const found = core.liveServiceAccount(req.params.email!);
+    if (!found) throw new GoogleApiError('NOT_FOUND', `Unknown service account ${req.params.email}`);
+    return found;
+  };
+  const faultsView = () => Object.fromEntries(core.faults.entries());
+
+  const routes: Array<[string, RegExp, (req: EmuRequest) => EmuResponse | Promise<EmuResponse>]> = [
+    [
+      'GET',
+      /^\/admin\/v1\/info$/,
+      () => ({
+        body: {
+          baseUrl: core.baseUrl,
+          metadataHosts: hooks.metadataHosts(),
+          projects: Object.values(core.state.projects).map((p) => ({ projectId: p.projectId, projectNumber: p.projectNumber })),
+          now: core.nowIso(),
+        },
+      }),
+    ],
+    [
+      'GET',
+      /^\/admin\/v1\/audit$/,
+      (req) => {
+        const surface = req.query.get('surface');
+        const principal = req.query.get('principal');
+        const since = req.query.get('since');
+        const limit = Math.min(Number(req.query.get('limit') ?? '1000') || 1000, 20_000);
+        const entries = core.state.audit.filter(
+          (e) => (!surface || e.surface === surface) && (!principal || e.principal === principal) && (!since || e.time >= since),
+        );
+        return { body: { entries: entries.slice(-limit) } };
+      },
+    ],
+    ['GET', /^\/admin\/v1\/faults$/, () => ({ body: { faults: faultsView() } })],
+    [
+      'PUT',
+      /^\/admin\/v1\/faults\/(?<surface>[a-z0-9]+)$/,
+      (req) => {
+        const surface = SurfaceParam.parse(req.params.surface);
+        core.faults.set(surface, SurfaceFaultSchema.parse(req.body ?? {}));
+        return { body: { faults: faultsView() } };
+      },
+    ],
+    [
+      'DELETE',
+      /^\/admin\/v1\/faults(?:\/(?<surface>[a-z0-9]+))?$/,
+      (req) => {
+        if (req.params.surface) core.faults.delete(SurfaceParam.parse(req.params.surface));
+        else core.faults.clear();
+        return { body: { faults: faultsView() } };
+      },
+    ],
+    ['GET', /^\/admin\/v1\/clock$/, () => ({ body: { now: core.nowIso(), offsetMs: core.state.clockOffsetMs } })],
+    [
+      'POST',
+      /^\/admin\/v1\/clock$/,
+      (req) => {
+        const input = ClockSchema.parse(req.body ?? {});
+        const base = core.now().getTime() - core.state.clockOffsetMs;
+        core.state.clockOffsetMs = 'advanceSeconds' in input ? core.state.clockOffsetMs + input.advanceSeconds * 1000 : Date.parse(input.now) - base;
+        core.markDirty();
+        return { body: { now: core.nowIso(), offsetMs: core.state.clockOffsetMs } };
+      },
+    ],
+    [
+      'POST',
+      /^\/admin\/v1\/serviceAccounts\/(?<email>[^/:]+)(?::|%3A)mintAccessToken$/,
+      (req) => {
+        const sa = account(req);
+        const input = MintSchema.parse(req.body ?? {});
+        const minted = core.mintAccessToken('serviceAccount', sa.email, input.lifetimeSeconds, input.scopes);
+        return { body: { accessToken: minted.token, expireTime: minted.expireTime } };
+      },
+    ],
+    [
+      'POST',
+      /^\/admin\/v1\/users\/(?<email>[^/:]+)(?::|%3A)mintAccessToken$/,
+      (req) => {
+        const email = z.email().parse(req.params.email);
+        const input = MintSchema.parse(req.body ?? {});
+        const minted = core.mintAccessToken('user', email, input.lifetimeSeconds, input.scopes);
+        return { body: { accessToken: minted.token, expireTime: minted.expireTime } };
+      },
+    ],
+    [
+      'POST',
+      /^\/admin\/v1\/serviceAccounts\/(?<email>[^/:]+)(?::|%3A)attach$/,
+      async (req) => ({ body: { email: account(req).email, metadataHost: await hooks.attach(account(req).email) } }),
+    ],
+    [
+      'POST',
+      /^\/admin\/v1\/serviceAccounts\/(?<email>[^/:]+)(?::|%3A)issueKey$/,
+      async (req) => {
+        const sa = account(req);
+        const key = await core.ensureAccountKey(sa);
+        return { body: serviceAccountKeyFile(sa, key, core.baseUrl) };
+      },
+    ],
+    [
+      'POST',
+      /^\/admin\/v1\/flush$/,
+      async () => {
+        core.markDirty();
+        await core.flush();
+        return { body: {} };
+      },
+    ],
+  ];
+  return routes.map(([method, pattern, handler]) => ({ method, pattern, surface: 'admin', handler, mutates: method !== 'GET' }));
+}
