@@ -53,7 +53,7 @@ export interface GoogleClients {
    * A Gemini client for one target; never both an API key and Vertex. `authClient` makes a
    * Vertex client act as someone else (e.g. an impersonated pipeline account).
    */
-  genai(target: GenAiTarget, options?: { authClient?: OAuth2Client }): GoogleGenAI;
+  genai(target: GenAiTarget, options?: { authClient?: AuthClient }): GoogleGenAI;
   /** Credentials acting as `targetPrincipal` through IAM Credentials, sourced from `auth`. */
   impersonate(targetPrincipal: string, options?: { lifetimeSeconds?: number; scopes?: string[]; delegates?: string[] }): Promise<Impersonated>;
 }
@@ -80,7 +80,7 @@ export function createGoogleClients(config: EndpointConfig, options: CreateGoogl
   const storageOptions: StorageOptions = {
     ...(config.mode === 'emulator' ? { apiEndpoint: config.baseUrl, useAuthWithCustomEndpoint: true } : {}),
     // @google-cloud/storage 7 bundles google-auth-library 9: same runtime shape, separate types.
-    ...(options.authClient ? { authClient: options.authClient as unknown as StorageOptions['authClient'] } : {}),
+    ...(options.authClient ? { authClient: storageAuth(options.authClient) } : {}),
   };
   return {
     config,
@@ -122,4 +122,19 @@ export function createGoogleClients(config: EndpointConfig, options: CreateGoogl
       });
     },
   };
+}
+
+/**
+ * @google-cloud/storage 7 bundles google-auth-library 9, which reads request headers as a plain
+ * object; version 10's OAuth2Client returns a Headers instance, which 9 reads as empty (no token
+ * is sent). Storage only asks its auth client for headers, so hand it plain ones.
+ */
+function storageAuth(client: OAuth2Client): StorageOptions['authClient'] {
+  const adapter = {
+    async getRequestHeaders(url?: string): Promise<Record<string, string>> {
+      const headers = await client.getRequestHeaders(url);
+      return Object.fromEntries(headers instanceof Headers ? headers.entries() : Object.entries(headers as Record<string, string>));
+    },
+  };
+  return adapter as unknown as StorageOptions['authClient'];
 }

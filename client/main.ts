@@ -4,10 +4,12 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ApprovalSchema, RollbackRequestSchema } from '../contracts/messages';
 import { FixtureError, runEmulatorCommand } from '../emulator';
+import { createGoogleClients, endpointConfigFromEnv } from '../activities/google-clients';
 import { runWorker } from '../worker/worker';
 import { loadTemporalConfig, connectClient } from './connect';
 import { ExitCode, UserError } from './errors';
 import { runDemo } from './commands/demo';
+import { runInventory } from './commands/inventory';
 import { startDevStack, stopRequested } from './commands/dev';
 import { awaitMigration, startMigration } from './commands/migrate';
 import { migrationStatus, requestRollback, sendDecision, sendOperatorSignal, type MigrationRef } from './commands/operate';
@@ -124,7 +126,20 @@ const COMMANDS: Record<string, Command> = {
       const stop = new AbortController();
       void stopRequested().then(() => stop.abort());
       print(`keyless worker: ${config.connection.address}, namespace ${config.namespace}, task queue ${config.taskQueue}`);
-      await runWorker(config, stop.signal);
+      await runWorker(config, stop.signal, { clients: createGoogleClients(endpointConfigFromEnv(process.env)) });
+      return ExitCode.Ok;
+    },
+  },
+  inventory: {
+    summary: "Audit a project's API keys: restrictions, block candidates, the pipelines using each",
+    usage: 'keyless inventory --project <p> [--json]',
+    example: 'KEYLESS_EMULATOR=http://127.0.0.1:7280 keyless inventory --project demo-project',
+    options: { ...projectOption, json: { type: 'boolean' } },
+    positionals: [0, 0],
+    async run(args) {
+      const project = (args.values.project as string | undefined) ?? process.env.GOOGLE_CLOUD_PROJECT;
+      if (!project) throw new UserError('inventory needs --project <project id> (or GOOGLE_CLOUD_PROJECT)', ExitCode.Usage);
+      await runInventory({ project, json: Boolean(args.values.json), clients: createGoogleClients(endpointConfigFromEnv(process.env)), print });
       return ExitCode.Ok;
     },
   },
@@ -293,8 +308,9 @@ export async function main(argv: string[]): Promise<number> {
     return ExitCode.Usage;
   }
   if (name === 'demo' || name === 'dev') {
-    // The demo and dev stack print their own progress; the SDK's INFO lines would bury it.
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    // The demo and dev stack print their own progress; the SDK's INFO lines would bury it. The demo
+    // also hides activity retries (e.g. a probe waiting out IAM propagation), which are expected.
+    Runtime.install({ logger: new DefaultLogger(name === 'demo' ? 'ERROR' : 'WARN') });
   }
   try {
     return await command.run(parsed);

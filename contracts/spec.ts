@@ -80,6 +80,8 @@ export const PipelineSpecSchema = z.strictObject({
     accountId,
     create: z.boolean().default(true),
     displayName: z.string().max(100).optional(),
+    /** Keep the account and its role on rollback even if keyless created them. */
+    keepOnRollback: z.boolean().default(false),
   }),
   vertex: z.strictObject({
     location: z.string().regex(/^[a-z]+(-[a-z]+[0-9]+)?$/, 'location must be "global", a multi-region such as "us", or a region such as "us-central1"').default('global'),
@@ -140,6 +142,8 @@ export const PipelineSpecSchema = z.strictObject({
     .strictObject({
       action: z.enum(['restrict', 'restrict-ip', 'delete']).default('restrict'),
       allowedIps: z.array(ipOrCidr).max(100).optional(),
+      /** How long the migration stays open after finalize so that `rollback` can still undo it (a deleted key stays undeletable for 30 days). */
+      rollbackWindow: duration('finalize.rollbackWindow').default('0s'),
     })
     .prefault({})
     .superRefine((finalize, ctx) => {
@@ -157,7 +161,15 @@ export const PipelineSpecSchema = z.strictObject({
       onDeadline: z.enum(['rollback', 'wait']).default('rollback'),
     })
     .prefault({}),
+}).superRefine((spec, ctx) => {
+  const calls = spec.vertex.models.length * spec.dualRun.prompts.length * spec.dualRun.samples;
+  if (calls > MAX_DUAL_RUN_CALLS) {
+    ctx.addIssue({ code: 'custom', path: ['dualRun', 'samples'], message: `dual-run would make ${calls} calls per path (models × prompts × samples); the limit is ${MAX_DUAL_RUN_CALLS}` });
+  }
 });
+
+/** The dual-run's calls per path; its report and heartbeats must stay far below Temporal's 2 MB payload limit. */
+export const MAX_DUAL_RUN_CALLS = 1_000;
 
 /** A pipeline spec as written by a person (defaults may be left out). */
 export type PipelineSpecInput = z.input<typeof PipelineSpecSchema>;

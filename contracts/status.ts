@@ -30,6 +30,18 @@ export interface RollbackRecord {
   at: string;
 }
 
+/** One look at the traffic during a canary bake: the key's error rate against the service account's. */
+export interface CanaryAnalysis {
+  step: number;
+  percent: number;
+  at: string;
+  key: { requests: number; errors: number; errorRate: number };
+  vertex: { requests: number; errors: number; errorRate: number };
+  /** Vertex error rate minus the key's (the key's counted as 0 when it is already rejected). */
+  delta: number;
+  verdict: 'healthy' | 'breach' | 'too-few-requests';
+}
+
 /** The answer of the `status` query. */
 export interface MigrationStatus {
   pipeline: string;
@@ -37,9 +49,12 @@ export interface MigrationStatus {
   stage: Stage;
   /** One line on what happens next, as shown in the Temporal UI. */
   next: string;
+  /** The key is already rejected by Google: the migration repairs a pipeline that is down. */
+  repair: boolean;
   waitingFor?: string;
   paused: boolean;
   canary?: { step: number; of: number; percent: number };
+  lastAnalysis?: CanaryAnalysis;
   vertexPercent: number;
   mutations: Mutation[];
   decisions: Decision[];
@@ -52,7 +67,12 @@ export interface MigrationResult {
   pipeline: string;
   project: string;
   finalStage: Stage;
+  repair: boolean;
   mutations: Mutation[];
   decisions: Decision[];
+  /** The dual-run report (see activities/dual-run), when the migration got that far. */
+  dualRun?: unknown;
+  canary: CanaryAnalysis[];
+  soak?: { keyRequests: number; byMethod: { method: string; responseCode: string; requests: number }[] };
   rollback?: RollbackRecord;
 }

@@ -13,7 +13,7 @@ export interface KeylessWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  activityDeps?: ActivityDeps;
+  activityDeps: ActivityDeps;
   /** A prebuilt bundle (tests build it once per file); bundled from workflowsPath otherwise. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -29,7 +29,7 @@ export async function createKeylessWorker(options: KeylessWorkerOptions): Promis
 }
 
 /** Connects to Temporal and runs a worker until `signal` aborts (Ctrl-C, SIGTERM). */
-export async function runWorker(config: TemporalConfig, signal: AbortSignal, activityDeps?: ActivityDeps): Promise<void> {
+export async function runWorker(config: TemporalConfig, signal: AbortSignal, activityDeps: ActivityDeps): Promise<void> {
   const connection = await NativeConnection.connect(config.connection);
   try {
     const worker = await createKeylessWorker({ connection, namespace: config.namespace, taskQueue: config.taskQueue, activityDeps });

@@ -7,6 +7,8 @@ import type { Stage } from '../contracts/stages';
 export interface PhaseInput {
   stage: Stage;
   paused: boolean;
+  /** The key is already rejected: say so, the operator is repairing a pipeline that is down. */
+  repair?: boolean;
   waitingFor?: string;
   canary?: { step: number; of: number; percent: number };
   bakeEndsAt?: string;
@@ -15,6 +17,11 @@ export interface PhaseInput {
 
 /** What happens next, in one line. */
 export function describeNext(state: PhaseInput): string {
+  const text = describe(state);
+  return state.repair && !text.startsWith('rolled back') ? `repair (the key is already rejected): ${text}` : text;
+}
+
+function describe(state: PhaseInput): string {
   if (state.waitingFor) return `waiting for ${state.waitingFor}`;
   switch (state.stage) {
     case 'canary': {
@@ -31,7 +38,9 @@ export function describeNext(state: PhaseInput): string {
     case 'completed':
       return 'completed: the pipeline runs on Vertex with its service account';
     case 'held':
-      return 'held: the key still sees traffic';
+      return 'held: the key still sees traffic; stop it, or send promote to override or rollback';
+    case 'soak':
+      return 'soaking: 100% on Vertex, checking that the key sees no requests';
     default:
       return `running ${state.stage}`;
   }

@@ -4,6 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { migrationWorkflowId } from '../../contracts/names';
+import { APPROVAL_STAGES } from '../../contracts/stages';
 import type { MigrationResult } from '../../contracts/status';
 import { loadSpec } from '../spec-file';
 import { startDevStack, stopRequested, type DevStackOptions } from './dev';
@@ -33,12 +34,9 @@ export async function runDemo(options: DemoOptions): Promise<MigrationResult[]> 
       if (!running) await startMigration(client, stack.taskQueue, spec);
       const link = `${stack.uiUrl}/namespaces/${stack.namespace}/workflows/${encodeURIComponent(workflowId)}`;
       options.print(`${spec.pipeline}: migration ${running ? 'resumed' : 'started'}; approve the cutover at ${link}`);
-      if (options.yes) {
-        await waitForApprovalPoint(client, spec.pipeline, spec.project);
-        await sendDecision(client, { pipeline: spec.pipeline, project: spec.project }, 'approve', { stage: 'cutover', by: 'keyless-demo --yes' });
-        options.print(`${spec.pipeline}: cutover approved (--yes)`);
-      }
-      results.push(client.workflow.getHandle(workflowId).result());
+      const result = client.workflow.getHandle(workflowId).result();
+      if (options.yes) void approveWhenAsked(client, spec.pipeline, spec.project, result, options.print);
+      results.push(result);
     }
     const all = Promise.all(results);
     const outcome = await Promise.race([all, stopSignal.then(() => undefined)]);
@@ -48,11 +46,19 @@ export async function runDemo(options: DemoOptions): Promise<MigrationResult[]> 
   }
 }
 
-async function waitForApprovalPoint(client: Client, pipeline: string, project: string): Promise<void> {
-  for (let attempt = 0; attempt < 600; attempt++) {
+/** With --yes: approves each stage the migration waits on, until it finishes. */
+async function approveWhenAsked(client: Client, pipeline: string, project: string, finished: Promise<unknown>, print: (line: string) => void): Promise<void> {
+  let done = false;
+  void finished.finally(() => (done = true)).catch(() => undefined);
+  while (!done) {
     const status = await migrationStatus(client, { pipeline, project }).catch(() => undefined);
-    if (status?.waitingFor?.startsWith('approve(stage: cutover)')) return;
-    if (status && !status.waitingFor && status.stage !== 'inventory') return;
-    await new Promise((r) => setTimeout(r, 200));
+    const stage = APPROVAL_STAGES.find((s) => status?.waitingFor === `approve(stage: ${s})`);
+    if (stage) {
+      await sendDecision(client, { pipeline, project }, 'approve', { stage, by: 'keyless-demo --yes' }).then(
+        () => print(`${pipeline}: ${stage} approved (--yes)`),
+        () => undefined,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -9,6 +9,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { DEFAULT_TASK_QUEUE } from '../../contracts/names';
 import { DEMO_ORCHESTRATOR, startEmulator, type RunningEmulator } from '../../emulator';
 import { portInUse, startDevServer, type DevServer } from '../../worker/dev-server';
+import { createGoogleClients, endpointConfigFromEnv } from '../../activities/google-clients';
 import { createKeylessWorker } from '../../worker/worker';
 import { ExitCode, UserError } from '../errors';
 
@@ -81,7 +82,9 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     await writeFile(lockPath, JSON.stringify({ pid: process.pid, address: server.address, uiUrl, emulatorUrl: emulator?.baseUrl } satisfies DevLock));
     connection = await NativeConnection.connect({ address: server.address });
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
-    worker = await createKeylessWorker({ connection, namespace: 'default', taskQueue });
+    // Parsed after the emulator set KEYLESS_EMULATOR and GCE_METADATA_HOST for this process.
+    const clients = createGoogleClients(endpointConfigFromEnv(process.env));
+    worker = await createKeylessWorker({ connection, namespace: 'default', taskQueue, activityDeps: { clients } });
     clientConnection = await Connection.connect({ address: server.address });
     const client = new Client({ connection: clientConnection, namespace: 'default' });
     const runningWorker = worker.run();

@@ -1,8 +1,9 @@
 // The keyless command as a user runs it: help, unknown commands, bad flags and exit codes.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { DEMO_ORCHESTRATOR, startEmulator } from '../../emulator';
 
 const bin = fileURLToPath(new URL('../../bin/keyless', import.meta.url));
 
@@ -56,6 +57,30 @@ describe('keyless command line', () => {
     const run = keyless('migrate', fileURLToPath(new URL('../fixtures/specs/invalid-percent.yaml', import.meta.url)));
     expect(run.code).toBe(3);
     expect(run.err).toMatch(/canary\.steps\[1\]\.percent: canary step percents must rise strictly/);
+  });
+
+  it('audits the demo estate with inventory, through Application Default Credentials on the emulator', async () => {
+    const emulator = await startEmulator({ fixture: 'demo' });
+    try {
+      // The suite turns metadata-server detection off; this process must find the emulator's.
+      const { METADATA_SERVER_DETECTION: _off, ...inherited } = process.env;
+      const env = { ...inherited, ...(await emulator.envFor(DEMO_ORCHESTRATOR)) };
+      const run = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(bin, ['inventory', '--project', 'demo-project', '--json'], { env });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (err += d));
+        child.on('exit', (code) => resolve({ code, out, err }));
+      });
+      expect(run.code, run.err).toBe(0);
+      const rows = JSON.parse(run.out) as { keyId: string; blockCandidate: boolean; pipelines: string[] }[];
+      expect(rows.find((r) => r.keyId === 'nightly-summarizer')?.blockCandidate).toBe(true);
+      expect(rows.find((r) => r.keyId === 'ticket-triage')?.blockCandidate).toBe(false);
+      expect(rows.find((r) => r.keyId === 'report-digest')?.pipelines).toEqual(['report-digest', 'legacy-exporter']);
+    } finally {
+      await emulator.stop();
+    }
   });
 
   it('prints the spec JSON Schema', () => {

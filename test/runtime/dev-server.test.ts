@@ -11,17 +11,21 @@ import { startMigration, awaitMigration } from '../../client/commands/migrate';
 import { migrationStatus, sendDecision } from '../../client/commands/operate';
 import { UserError } from '../../client/errors';
 import { validateSpec, type PipelineSpec } from '../../contracts/spec';
+import { DEMO_ORCHESTRATOR } from '../../emulator';
 import type { DevServer } from '../../worker/dev-server';
 import { createKeylessWorker } from '../../worker/worker';
+import { startTestCloud, type TestCloud } from '../support/cloud';
 import { startTestDevServer, uniqueTaskQueue, workflowBundle } from '../support/temporal';
 
 let server: DevServer;
+let cloud: TestCloud;
 let connection: Connection;
 let client: Client;
 let routesDir: string;
 
 beforeAll(async () => {
   server = await startTestDevServer();
+  cloud = await startTestCloud();
   connection = await Connection.connect({ address: server.address });
   client = new Client({ connection });
   routesDir = await mkdtemp(join(tmpdir(), 'keyless-dev-routes-'));
@@ -30,16 +34,19 @@ beforeAll(async () => {
 afterAll(async () => {
   await connection?.close();
   await server?.stop();
+  await cloud?.stop();
 });
 
 function spec(pipeline: string): PipelineSpec {
   const result = validateSpec({
     pipeline,
     project: 'demo-project',
-    apiKey: `projects/demo-project/locations/global/keys/${pipeline}-key`,
-    serviceAccount: { accountId: `${pipeline}-sa` },
+    apiKey: 'projects/demo-project/locations/global/keys/nightly-summarizer',
+    serviceAccount: { accountId: 'nightly-summarizer' },
     vertex: { models: ['gemini-2.5-flash'] },
-    canary: { steps: [{ percent: 25, bake: '1s' }, { percent: 100, bake: '1s' }] },
+    canary: { steps: [{ percent: 25, bake: '1s' }, { percent: 100, bake: '1s' }], analysisInterval: '1s' },
+    soak: { duration: '1s' },
+    approvals: { finalize: false },
     route: { store: `file://${routesDir}` },
   });
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
@@ -50,10 +57,16 @@ describe('given the dev server and a keyless worker', () => {
   it('when a migration is started and its cutover approved, then it completes with the route at 100%', async () => {
     const taskQueue = uniqueTaskQueue('dev');
     const nativeConnection = await NativeConnection.connect({ address: server.address });
-    const worker = await createKeylessWorker({ connection: nativeConnection, namespace: 'default', taskQueue, workflowBundle: await workflowBundle() });
+    const worker = await createKeylessWorker({
+      connection: nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activityDeps: { clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR },
+    });
     try {
       await worker.runUntil(async () => {
-        const s = spec(`dev-${taskQueue.slice(-8)}`);
+        const s = spec('nightly-summarizer');
         const started = await startMigration(client, taskQueue, s);
         expect(started.workflowId).toBe(`keyless/demo-project/${s.pipeline}`);
 
@@ -61,7 +74,7 @@ describe('given the dev server and a keyless worker', () => {
         expect(duplicate).toBeInstanceOf(UserError);
         expect((duplicate as UserError).message).toBe(`a migration of ${s.pipeline} is already running: workflow ${started.workflowId}`);
 
-        for (let i = 0; i < 100; i++) {
+        for (let i = 0; i < 300; i++) {
           const status = await migrationStatus(client, { pipeline: s.pipeline, project: s.project });
           if (status.waitingFor) break;
           await new Promise((r) => setTimeout(r, 100));

@@ -1,65 +1,40 @@
-// The migration workflow on the time-skipping server with the real activities: approvals,
-// deadlines, canary bakes and rollback of the route.
+// The migration workflow end to end on the time-skipping server, with the real activities and
+// Google's clients against the emulator: every stage, both approvals, and each way back.
 
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities } from '../../activities';
 import { approveUpdate, pauseSignal, promoteSignal, rejectUpdate, resumeSignal, rollbackSignal, statusQuery } from '../../contracts/messages';
-import { MIGRATE_PIPELINE_WORKFLOW } from '../../contracts/names';
-import type { PipelineSpecInput } from '../../contracts/spec';
 import type { MigrationResult } from '../../contracts/status';
-import { startTimeSkippingServer, uniqueTaskQueue, workflowBundle } from '../support/temporal';
+import { maybeRecordHistory, startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
 
-let env: TestWorkflowEnvironment;
-let routesDir: string;
+const SCENARIOS = ['wf-happy', 'wf-reject', 'wf-breach', 'wf-not-served', 'wf-delete', 'wf-pause', 'wf-guard', 'wf-invalid'];
+let bench: MigrationBench;
 
 beforeAll(async () => {
-  env = await startTimeSkippingServer();
-  routesDir = await mkdtemp(join(tmpdir(), 'keyless-routes-'));
+  bench = await startMigrationBench(SCENARIOS);
 });
 
 afterAll(async () => {
-  await env?.teardown();
+  await bench?.stop();
 });
 
-function spec(pipeline: string, overrides: Partial<PipelineSpecInput> = {}): PipelineSpecInput {
-  return {
-    pipeline,
-    project: 'demo-project',
-    apiKey: `projects/demo-project/locations/global/keys/${pipeline}-key`,
-    serviceAccount: { accountId: `${pipeline}-sa` },
-    vertex: { models: ['gemini-2.5-flash'] },
-    route: { store: `file://${routesDir}` },
-    ...overrides,
-  };
+async function keyOf(keyId: string) {
+  const [key] = await bench.cloud.clients.apiKeys.getKey({ name: `projects/demo-project/locations/global/keys/${keyId}` });
+  return key;
 }
 
-async function withWorker<T>(taskQueue: string, fn: () => Promise<T>): Promise<T> {
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities(),
-  });
-  return worker.runUntil(fn());
+async function accountExists(email: string): Promise<boolean> {
+  return bench.cloud.clients.iam.projects.serviceAccounts.get({ name: `projects/demo-project/serviceAccounts/${email}` }).then(
+    () => true,
+    () => false,
+  );
 }
 
-async function routeOf(pipeline: string) {
-  return JSON.parse(await readFile(join(routesDir, `${pipeline}.json`), 'utf8'));
-}
-
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const value = await read();
-    if (done(value)) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('condition not reached');
+async function routePercent(pipeline: string): Promise<number | undefined> {
+  const text = await readFile(join(bench.routesDir, `${pipeline}.json`), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : JSON.parse(text).vertexPercent;
 }
 
 /** The validator's message when an update is refused. */
@@ -70,46 +45,127 @@ async function refusal(update: Promise<unknown>): Promise<string> {
 }
 
 describe('migratePipeline', () => {
-  it('rolls back when nobody decides on the cutover within a 7-day deadline', async () => {
-    const taskQueue = uniqueTaskQueue();
-    const result = await withWorker(taskQueue, () =>
-      env.client.workflow.execute(MIGRATE_PIPELINE_WORKFLOW, {
-        taskQueue,
-        workflowId: `deadline-${taskQueue}`,
-        args: [spec('deadline-job', { approvals: { deadline: '7d', onDeadline: 'rollback' } })],
-      }),
-    ) as MigrationResult;
-    expect(result.outcome).toBe('rolled-back');
-    expect(result.rollback?.failureType).toBe('ApprovalDeadline');
-    expect(result.mutations).toEqual([]);
+  it('given both approvals, migrates end to end: account created, role bound, route at 100%, key restricted', async () => {
+    const spec = bench.spec('wf-happy');
+    const result = await bench.withWorker(async (taskQueue) => {
+      const handle = await bench.start(spec, taskQueue);
+      await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
+      await handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: 'alice@example.com' }] });
+      await bench.waitSkipping(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: finalize)', 'finalize approval', '1h');
+      await handle.executeUpdate(approveUpdate, { args: [{ stage: 'finalize', by: 'bob@example.com' }] });
+      const done = (await handle.result()) as MigrationResult;
+      await maybeRecordHistory('completed-migration', await handle.fetchHistory());
+      return done;
+    });
+    expect(result.outcome).toBe('completed');
+    expect(result.repair).toBe(false);
+    const kinds = result.mutations.map((m) => m.kind);
+    expect(kinds).toEqual(['key-restricted', 'account-created', 'role-granted', 'token-creator-granted', 'route-published', 'route-published', 'route-published', 'key-restricted']);
+    expect(result.mutations.filter((m) => m.kind === 'route-published').every((m) => m.approvedBy === 'alice@example.com')).toBe(true);
+    expect(result.mutations.at(-1)).toMatchObject({ kind: 'key-restricted', approvedBy: 'bob@example.com' });
+    expect(await routePercent('wf-happy')).toBe(100);
+    expect(await accountExists('wf-happy-sa@demo-project.iam.gserviceaccount.com')).toBe(true);
+    const key = await keyOf('wf-happy');
+    expect(key.restrictions?.apiTargets?.map((t) => t.service)).toEqual(['generativelanguage.googleapis.com']);
+    expect((result.dualRun as { passed: boolean }).passed).toBe(true);
   });
 
-  it('publishes each canary step after approval and ends at 100% on Vertex', async () => {
-    const taskQueue = uniqueTaskQueue();
-    const result = await withWorker(taskQueue, async () => {
-      const handle = await env.client.workflow.start(MIGRATE_PIPELINE_WORKFLOW, { taskQueue, workflowId: `happy-${taskQueue}`, args: [spec('happy-job')] });
-      await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)');
-      const receipt = await handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: 'alice@example.com' }] });
-      expect(receipt.decision).toBe('approved');
+  it('given a rejected cutover, rolls back: stopgap undone, account and binding removed, no route published', async () => {
+    const spec = bench.spec('wf-reject');
+    const result = await bench.withWorker(async (taskQueue) => {
+      const handle = await bench.start(spec, taskQueue);
+      await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
+      await handle.executeUpdate(rejectUpdate, { args: [{ stage: 'cutover', by: 'carol@example.com', note: 'not during the release freeze' }] });
+      const done = (await handle.result()) as MigrationResult;
+      await maybeRecordHistory('rolled-back-migration', await handle.fetchHistory());
+      return done;
+    });
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.rollback).toMatchObject({ reason: 'cutover rejected by carol@example.com', failureType: 'Rejected' });
+    expect(result.mutations.map((m) => m.kind)).toEqual(['key-restricted', 'account-created', 'role-granted', 'token-creator-granted', 'key-restored', 'role-removed', 'account-deleted']);
+    expect(await routePercent('wf-reject')).toBeUndefined();
+    expect(await accountExists('wf-reject-sa@demo-project.iam.gserviceaccount.com')).toBe(false);
+    const key = await keyOf('wf-reject');
+    expect(key.restrictions?.apiTargets ?? []).toEqual([]);
+  });
+
+  it('given Vertex errors during the second canary step, rolls the route back to 0%', async () => {
+    const spec = bench.spec('wf-breach', {
+      approvals: { cutover: false },
+      canary: { steps: [{ percent: 10, bake: '1m' }, { percent: 50, bake: '2h' }, { percent: 100, bake: '1m' }], analysisInterval: '1m', minRequests: 5, maxErrorRateDelta: 0.1 },
+    });
+    const result = await bench.withWorker(async (taskQueue) => {
+      const handle = await bench.start(spec, taskQueue);
+      await waitFor(() => handle.query(statusQuery), (s) => s.stage === 'canary', 'canary');
+      await bench.env.sleep('2m');
+      await waitFor(() => handle.query(statusQuery), (s) => s.vertexPercent === 50 && s.canary?.step === 2, 'second step');
+      // The pipeline's calls through Vertex start failing: a model this project cannot use.
+      const asPipeline = bench.cloud.clientsAs('wf-breach-sa@demo-project.iam.gserviceaccount.com');
+      const vertex = asPipeline.genai({ kind: 'vertex', project: 'demo-project', location: 'global' });
+      for (let i = 0; i < 8; i++) await vertex.models.generateContent({ model: 'gemini-0-unknown', contents: 'hello' }).catch(() => undefined);
+      return (await handle.result()) as MigrationResult;
+    });
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.rollback?.failureType).toBe('CanaryBreach');
+    expect(result.rollback?.reason).toMatch(/^canary step 2 \(50%\)/);
+    expect(result.canary.at(-1)).toMatchObject({ step: 2, verdict: 'breach' });
+    expect(result.mutations.filter((m) => m.kind === 'route-published').map((m) => m.detail.split(': ')[1])).toEqual(['10% on Vertex', '50% on Vertex', '0% on Vertex']);
+    expect(await routePercent('wf-breach')).toBe(0);
+  });
+
+  it('given a model Vertex does not serve in the location, rolls back before any route is published', async () => {
+    const spec = bench.spec('wf-not-served', { vertex: { location: 'europe-west4', models: ['gemini-2.5-flash-lite'] } });
+    const result = await bench.withWorker(async (taskQueue) => (await (await bench.start(spec, taskQueue)).result()) as MigrationResult);
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.rollback?.failureType).toBe('ModelNotServed');
+    expect(result.rollback?.reason).toMatch(/global|us-central1/);
+    expect(result.mutations.some((m) => m.kind === 'route-published')).toBe(false);
+    expect(await routePercent('wf-not-served')).toBeUndefined();
+  });
+
+  it('given a delete finalize, a rollback in the rollback window undeletes the key with its original restrictions', async () => {
+    const spec = bench.spec('wf-delete', { approvals: { cutover: false, finalize: false }, finalize: { action: 'delete', rollbackWindow: '7d' } });
+    const original = await keyOf('wf-delete');
+    const result = await bench.withWorker(async (taskQueue) => {
+      const handle = await bench.start(spec, taskQueue);
+      const status = await bench.waitSkipping(() => handle.query(statusQuery), (s) => s.waitingFor?.startsWith('rollback window') ?? false, 'rollback window', '1h');
+      expect(status.mutations.at(-1)?.kind).toBe('key-deleted');
+      expect((await keyOf('wf-delete')).deleteTime).toBeTruthy();
+      await handle.signal(rollbackSignal, { by: 'dave@example.com', reason: 'a forgotten job still needs the key' });
+      return (await handle.result()) as MigrationResult;
+    });
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.mutations.map((m) => m.kind)).toEqual(expect.arrayContaining(['key-deleted', 'key-undeleted', 'key-restored']));
+    const key = await keyOf('wf-delete');
+    expect(key.deleteTime).toBeFalsy();
+    expect(key.restrictions?.apiTargets ?? []).toEqual(original.restrictions?.apiTargets ?? []);
+    expect(await routePercent('wf-delete')).toBe(0);
+  });
+
+  it('stops the bake clock on pause, restarts it on resume, and ends a bake on promote', async () => {
+    const spec = bench.spec('wf-pause', {
+      approvals: { cutover: false, finalize: false },
+      canary: { steps: [{ percent: 50, bake: '365d' }, { percent: 100, bake: '1s' }] },
+    });
+    const result = await bench.withWorker(async (taskQueue) => {
+      const handle = await bench.start(spec, taskQueue);
+      await waitFor(() => handle.query(statusQuery), (s) => s.vertexPercent === 50, 'first step');
+      await handle.signal(pauseSignal, { by: 'erin' });
+      const paused = await waitFor(() => handle.query(statusQuery), (s) => s.paused, 'paused');
+      expect(paused.next).toMatch(/paused, send resume/);
+      await handle.signal(resumeSignal, { by: 'erin' });
+      await handle.signal(promoteSignal, { by: 'erin' });
       return (await handle.result()) as MigrationResult;
     });
     expect(result.outcome).toBe('completed');
-    expect(result.mutations.map((m) => m.detail.split(': ')[1])).toEqual(['10% on Vertex', '50% on Vertex', '100% on Vertex']);
-    expect(result.mutations.every((m) => m.approvedBy === 'alice@example.com')).toBe(true);
-    const route = await routeOf('happy-job');
-    expect(route.vertexPercent).toBe(100);
-    expect(route.serviceAccount).toBe('happy-job-sa@demo-project.iam.gserviceaccount.com');
+    expect(result.decisions.map((d) => d.action)).toEqual(['pause', 'resume', 'promote']);
   });
 
-  it('refuses an approval for a stage that is not waiting, and one from outside the approvers, without changing state', async () => {
-    const taskQueue = uniqueTaskQueue();
-    await withWorker(taskQueue, async () => {
-      const handle = await env.client.workflow.start(MIGRATE_PIPELINE_WORKFLOW, {
-        taskQueue,
-        workflowId: `refuse-${taskQueue}`,
-        args: [spec('guarded-job', { approvals: { approvers: ['alice@example.com'] } })],
-      });
-      await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)');
+  it('refuses an approval at the wrong stage, from a stranger or malformed, without changing state', async () => {
+    const spec = bench.spec('wf-guard', { approvals: { approvers: ['alice@example.com'] } });
+    await bench.withWorker(async (taskQueue) => {
+      const handle = await bench.start(spec, taskQueue);
+      await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
       expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'finalize', by: 'alice@example.com' }] }))).toMatch(/stage finalize is not waiting/);
       expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: 'mallory@example.com' }] }))).toMatch(/not in approvals.approvers/);
       expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: '' }] }))).toMatch(/by must name who acts/);
@@ -117,64 +173,27 @@ describe('migratePipeline', () => {
       const status = await handle.query(statusQuery);
       expect(status.decisions).toEqual([]);
       expect(status.waitingFor).toBe('approve(stage: cutover)');
-      await handle.executeUpdate(rejectUpdate, { args: [{ stage: 'cutover', by: 'alice@example.com', note: 'not this week' }] });
-      const result = (await handle.result()) as MigrationResult;
-      expect(result.outcome).toBe('rolled-back');
-      expect(result.rollback?.reason).toBe('cutover rejected by alice@example.com');
+      await handle.signal(rollbackSignal, { by: 'alice@example.com', reason: 'test over' });
+      expect(((await handle.result()) as MigrationResult).outcome).toBe('rolled-back');
     });
   });
 
-  it('rolls the route back to the key when an operator asks mid-canary', async () => {
-    const taskQueue = uniqueTaskQueue();
-    const result = await withWorker(taskQueue, async () => {
-      const handle = await env.client.workflow.start(MIGRATE_PIPELINE_WORKFLOW, {
-        taskQueue,
-        workflowId: `rollback-${taskQueue}`,
-        args: [spec('rollback-job', { approvals: { cutover: false } })],
-      });
-      await waitFor(() => handle.query(statusQuery), (s) => s.vertexPercent === 10);
-      await handle.signal(rollbackSignal, { by: 'bob@example.com', reason: 'latency doubled' });
-      return (await handle.result()) as MigrationResult;
-    });
+  it('rolls back when nobody decides on the cutover within a 7-day deadline', async () => {
+    const spec = bench.spec('wf-guard', { approvals: { deadline: '7d', onDeadline: 'rollback' } });
+    const result = await bench.withWorker(async (taskQueue) => (await (await bench.start(spec, taskQueue)).result()) as MigrationResult);
     expect(result.outcome).toBe('rolled-back');
-    expect(result.rollback).toMatchObject({ reason: 'latency doubled', by: 'bob@example.com' });
-    expect(result.mutations.at(-1)?.detail).toMatch(/: 0% on Vertex$/);
-    expect((await routeOf('rollback-job')).vertexPercent).toBe(0);
-  });
-
-  it('stops the bake clock on pause, restarts it on resume, and ends a bake on promote', async () => {
-    const taskQueue = uniqueTaskQueue();
-    const result = await withWorker(taskQueue, async () => {
-      const handle = await env.client.workflow.start(MIGRATE_PIPELINE_WORKFLOW, {
-        taskQueue,
-        workflowId: `pause-${taskQueue}`,
-        args: [spec('paused-job', { approvals: { cutover: false }, canary: { steps: [{ percent: 50, bake: '365d' }, { percent: 100, bake: '1s' }] } })],
-      });
-      await waitFor(() => handle.query(statusQuery), (s) => s.vertexPercent === 50);
-      await handle.signal(pauseSignal, { by: 'carol' });
-      const paused = await waitFor(() => handle.query(statusQuery), (s) => s.paused);
-      expect(paused.next).toMatch(/paused/);
-      await handle.signal(resumeSignal, { by: 'carol' });
-      await handle.signal(promoteSignal, { by: 'carol' });
-      return (await handle.result()) as MigrationResult;
-    });
-    expect(result.outcome).toBe('completed');
-    expect(result.decisions.map((d) => d.action)).toEqual(['pause', 'resume', 'promote']);
+    expect(result.rollback?.failureType).toBe('ApprovalDeadline');
   });
 
   it('fails fast on an invalid spec, naming each field, before any side effect', async () => {
-    const taskQueue = uniqueTaskQueue();
-    const failure = await withWorker(taskQueue, () =>
-      env.client.workflow.execute(MIGRATE_PIPELINE_WORKFLOW, {
-        taskQueue,
-        workflowId: `invalid-${taskQueue}`,
-        args: [{ ...spec('bad-job'), canary: { steps: [{ percent: 50, bake: 'soon' }] } }],
-      }).catch((err) => err),
+    const failure = await bench.withWorker(async (taskQueue) =>
+      (await bench.start({ ...bench.spec('wf-invalid'), canary: { steps: [{ percent: 50, bake: 'soon' }] } }, taskQueue)).result().catch((err: unknown) => err),
     );
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     const cause = (failure as WorkflowFailedError).cause as { type?: string; message: string };
     expect(cause.type).toBe('InvalidSpec');
     expect(cause.message).toMatch(/canary\.steps\[0\]\.bake/);
     expect(cause.message).toMatch(/canary\.steps\[0\]\.percent: the last canary step must be 100 percent/);
+    expect((await keyOf('wf-invalid')).restrictions?.apiTargets ?? []).toEqual([]);
   });
 });

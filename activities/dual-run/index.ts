@@ -1,0 +1,271 @@
+// The dual-run activity: the pipeline's sample prompts through both paths (the API key against the
+// Gemini API, the pipeline's service account against Vertex), compared sample by sample and gated
+// against the spec's thresholds. A breach is a result (`passed: false`), not a failure: the
+// workflow decides what to do with it. Only infrastructure problems throw.
+//
+// The key string is fetched with getKeyString inside this activity only, right before the first
+// key-side call, and lives in a local variable and the Gemini client built from it; it is never
+// in an input, output, heartbeat, failure or log line.
+
+import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { GoogleGenAI } from '@google/genai';
+import { z } from 'zod';
+import { ErrorType } from '../../contracts/errors';
+import { DualRunPromptSchema, MAX_DUAL_RUN_CALLS, looksLikeKeyString } from '../../contracts/spec';
+import type { GoogleClients } from '../google-clients';
+import { toApplicationFailure } from '../google-errors';
+import { buildDualRunReport, compareSample, isKeyRejection, type Observation } from './compare';
+import type { DualRunReport, SampleResult, SideOutcome } from './report';
+import { callFailure, defaultVertexAuth, describeCallError, redactKeyStrings, vertexGenAI, type VertexAuthFactory } from './paths';
+
+export type { DualRunReport, SampleResult, SideOutcome } from './report';
+export { renderDualRunMarkdown, summaryLine } from './report';
+
+/** The seed every dual-run call uses: with temperature 0 it makes both paths as deterministic as the model allows. */
+export const DUAL_RUN_SEED = 619;
+
+/** Attempts per call for 429 and 5xx before the failure is recorded as that sample's result. */
+const CALL_ATTEMPTS = 3;
+const RETRY_BASE_MS = 250;
+
+const ThresholdsSchema = z.strictObject({
+  minSuccessRate: z.number().min(0).max(1).default(1),
+  minSimilarity: z.number().min(0).max(1).default(0.8),
+  maxLatencyRatio: z.number().positive().default(3),
+  allowModelVersionDrift: z.boolean().default(false),
+});
+
+const keyResourceName = z
+  .string()
+  .refine((v) => !looksLikeKeyString(v), { message: 'apiKey must be a key resource name, not a key string' })
+  .refine((v) => /^projects\/[a-z0-9-]+\/locations\/global\/keys\/[a-z0-9-]+$/.test(v), {
+    message: 'apiKey must be a key resource name: projects/<project>/locations/global/keys/<keyId>',
+  });
+
+export const DualRunInputSchema = z.strictObject({
+  /** The key's resource name; its string is fetched inside the activity. */
+  apiKey: keyResourceName,
+  project: z.string().min(1),
+  location: z.string().min(1),
+  serviceAccountEmail: z.email(),
+  models: z.array(z.string().min(1)).min(1).max(10),
+  prompts: z.array(DualRunPromptSchema).min(1).max(50),
+  samples: z.number().int().min(1).max(20),
+  thresholds: ThresholdsSchema.prefault({}),
+});
+/** What the workflow passes: the spec's dual-run section plus where both paths point. */
+export type DualRunInput = z.input<typeof DualRunInputSchema>;
+type ParsedInput = z.output<typeof DualRunInputSchema>;
+
+/** Heartbeat details: the finished samples of the run identified by `plan`. */
+export interface DualRunProgress {
+  /** Fingerprint of the input; progress from a different input is ignored. */
+  plan: string;
+  completed: SampleResult[];
+}
+
+/** What the dual-run activity needs. */
+export interface DualRunDeps {
+  clients: GoogleClients;
+  /** Credentials acting as the pipeline's service account; default: impersonation from the clients' own. */
+  vertexAuth?: VertexAuthFactory;
+}
+
+interface PlannedSample {
+  model: string;
+  prompt: number;
+  sample: number;
+}
+
+const sampleId = (s: PlannedSample) => `${s.model}\u0000${s.prompt}\u0000${s.sample}`;
+
+function planOf(input: ParsedInput): PlannedSample[] {
+  const plan: PlannedSample[] = [];
+  for (const model of input.models) {
+    for (let prompt = 0; prompt < input.prompts.length; prompt++) {
+      for (let sample = 0; sample < input.samples; sample++) plan.push({ model, prompt, sample });
+    }
+  }
+  return plan;
+}
+
+function fingerprint(input: ParsedInput): string {
+  const { apiKey, project, location, serviceAccountEmail, models, prompts, samples } = input;
+  return createHash('sha256').update(JSON.stringify({ apiKey, project, location, serviceAccountEmail, models, prompts, samples })).digest('hex').slice(0, 32);
+}
+
+/** The activity context, or none when the activity runs as a plain function (tests, scripts). */
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+function resumedSamples(details: unknown, plan: string, planned: Set<string>): SampleResult[] {
+  const progress = details as Partial<DualRunProgress> | undefined;
+  if (!progress || progress.plan !== plan || !Array.isArray(progress.completed)) return [];
+  return progress.completed.filter((s) => s && typeof s.model === 'string' && planned.has(sampleId(s)));
+}
+
+function parseInput(raw: DualRunInput): ParsedInput {
+  const parsed = DualRunInputSchema.safeParse(raw);
+  if (!parsed.success) {
+    // Paths and messages only: an input value could be a pasted key string.
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+    throw ApplicationFailure.create({ type: ErrorType.InvalidSpec, nonRetryable: true, message: `invalid dual-run input: ${problems}` });
+  }
+  const runs = parsed.data.models.length * parsed.data.prompts.length * parsed.data.samples;
+  if (runs > MAX_DUAL_RUN_CALLS) {
+    throw ApplicationFailure.create({
+      type: ErrorType.InvalidSpec,
+      nonRetryable: true,
+      message: `dual-run of ${runs} samples (models × prompts × samples) exceeds ${MAX_DUAL_RUN_CALLS}; use fewer prompts or samples`,
+    });
+  }
+  return parsed.data;
+}
+
+export function createDualRunActivities(deps: DualRunDeps) {
+  const { clients } = deps;
+  const vertexAuth = deps.vertexAuth ?? defaultVertexAuth(clients);
+
+  /** Fetches the key string for immediate use; the caller keeps it in a local variable only. */
+  async function fetchKeyString(name: string): Promise<string> {
+    try {
+      const [response] = await clients.apiKeys.getKeyString({ name });
+      if (!response.keyString) throw new Error('getKeyString returned no key string');
+      return response.keyString;
+    } catch (err) {
+      throw toApplicationFailure(err, { notFound: ErrorType.KeyNotFound, context: `reading the key string of ${name}` });
+    }
+  }
+
+  return {
+    /**
+     * Sends every prompt × sample × model through both paths and returns the comparison report.
+     * Resumes from its heartbeat after a worker crash; a breach is `passed: false`, not a failure.
+     */
+    async dualRun(rawInput: DualRunInput): Promise<DualRunReport> {
+      const input = parseInput(rawInput);
+      const ctx = activityContext();
+      const plan = planOf(input);
+      const planId = fingerprint(input);
+      const completed = resumedSamples(ctx?.info.heartbeatDetails, planId, new Set(plan.map(sampleId)));
+      const done = new Set(completed.map(sampleId));
+      if (completed.length > 0) ctx?.log.info('dual-run resuming from heartbeat', { completed: completed.length, total: plan.length });
+      const pending = plan.filter((s) => !done.has(sampleId(s)));
+
+      // A key refused once is refused for every prompt: later samples record that refusal unsent.
+      let keyRefusal: SideOutcome | undefined = completed.find((s) => !s.key.skipped && isKeyRejection(s.key))?.key;
+      let keyString: string | undefined;
+      let gemini: GoogleGenAI | undefined;
+      let vertex: GoogleGenAI | undefined;
+
+      if (pending.length > 0) {
+        try {
+          const auth = await vertexAuth(input.serviceAccountEmail);
+          // Minted up front so that a missing token-creator grant fails here, and the first call's latency is the model's.
+          await auth.getAccessToken();
+          vertex = vertexGenAI(clients, auth, input.project, input.location);
+        } catch (err) {
+          throw toApplicationFailure(err, { context: `acting as ${input.serviceAccountEmail}` });
+        }
+      }
+
+      const signal = ctx?.cancellationSignal;
+      const call = async (ai: GoogleGenAI, model: string, promptIndex: number): Promise<Observation> => {
+        const prompt = input.prompts[promptIndex]!;
+        for (let attempt = 1; ; attempt++) {
+          const started = performance.now();
+          // genai leaves a listener on the signal it is given: a per-call child keeps the activity's signal clean.
+          const abort = new AbortController();
+          const forward = () => abort.abort(signal?.reason);
+          signal?.addEventListener('abort', forward, { once: true });
+          try {
+            const response = await ai.models.generateContent({
+              model,
+              contents: prompt.text,
+              config: {
+                temperature: 0,
+                seed: DUAL_RUN_SEED,
+                ...(prompt.system ? { systemInstruction: prompt.system } : {}),
+                ...(prompt.json ? { responseMimeType: 'application/json' } : {}),
+                abortSignal: abort.signal,
+              },
+            });
+            const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+            const candidate = response.candidates?.[0];
+            const text = candidate?.content?.parts?.map((p) => p.text ?? '').join('') ?? '';
+            return {
+              outcome: {
+                success: true,
+                latencyMs,
+                ...(candidate?.finishReason ? { finishReason: String(candidate.finishReason) } : {}),
+                ...(response.usageMetadata?.promptTokenCount !== undefined ? { promptTokens: response.usageMetadata.promptTokenCount } : {}),
+                ...(response.usageMetadata?.candidatesTokenCount !== undefined ? { outputTokens: response.usageMetadata.candidatesTokenCount } : {}),
+                ...(response.modelVersion ? { modelVersion: response.modelVersion } : {}),
+              },
+              text,
+            };
+          } catch (err) {
+            const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+            if (signal?.aborted) throw signal.reason ?? err;
+            const failure = describeCallError(err);
+            // Not an answer from the API (network, token refresh, cancellation): the run cannot go on.
+            if (!failure) throw toApplicationFailure(err, { context: `calling ${model}` });
+            const retryable = failure.httpStatus === 429 || failure.httpStatus >= 500;
+            if (retryable && attempt < CALL_ATTEMPTS) {
+              ctx?.heartbeat({ plan: planId, completed: [...completed] } satisfies DualRunProgress);
+              await (ctx ? ctx.sleep(RETRY_BASE_MS * 2 ** (attempt - 1)) : new Promise((r) => setTimeout(r, RETRY_BASE_MS * 2 ** (attempt - 1))));
+              continue;
+            }
+            return { outcome: callFailure(failure, latencyMs, keyString) };
+          } finally {
+            signal?.removeEventListener('abort', forward);
+          }
+        }
+      };
+
+      const keySide = async (model: string, promptIndex: number): Promise<Observation> => {
+        if (keyRefusal) {
+          const { httpStatus, status, reason } = keyRefusal;
+          return { outcome: { success: false, skipped: true, latencyMs: 0, ...(httpStatus ? { httpStatus } : {}), ...(status ? { status } : {}), ...(reason ? { reason } : {}) } };
+        }
+        if (!gemini) {
+          keyString = await fetchKeyString(input.apiKey);
+          gemini = clients.genai({ kind: 'gemini', apiKey: keyString });
+        }
+        const observation = await call(gemini, model, promptIndex);
+        if (isKeyRejection(observation.outcome)) keyRefusal = observation.outcome;
+        return observation;
+      };
+
+      for (const planned of pending) {
+        // Cancelled between samples: stop with what the last heartbeat recorded.
+        if (signal?.aborted) throw signal.reason;
+        const [keyObservation, vertexObservation] = await Promise.all([
+          keySide(planned.model, planned.prompt),
+          call(vertex!, planned.model, planned.prompt),
+        ]);
+        completed.push(
+          compareSample({ ...planned, promptSpec: input.prompts[planned.prompt]!, key: keyObservation, vertex: vertexObservation }),
+        );
+        // A copy: the SDK may serialise heartbeat details after this loop has moved on.
+        ctx?.heartbeat({ plan: planId, completed: [...completed] } satisfies DualRunProgress);
+      }
+
+      const order = new Map(plan.map((s, i) => [sampleId(s), i]));
+      completed.sort((a, b) => order.get(sampleId(a))! - order.get(sampleId(b))!);
+      const report = buildDualRunReport(completed, input.prompts, input.thresholds);
+      // Belt and braces: Google's messages never echo the key, but a report is the last place one could slip out.
+      return keyString ? (JSON.parse(redactKeyStrings(JSON.stringify(report), keyString)) as DualRunReport) : report;
+    },
+  };
+}
+
+/** The dual-run activity interface. */
+export type DualRunActivities = ReturnType<typeof createDualRunActivities>;

@@ -1,0 +1,300 @@
+// The state of one migration and everything that reads or changes it: the operators' messages,
+// the waits, and the record of what was done. The stage functions in stages.ts act; this class
+// remembers. Workflow code: deterministic, no I/O.
+
+import { condition, log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  ApprovalSchema,
+  MESSAGE_DESCRIPTIONS,
+  OperatorActionSchema,
+  RollbackRequestSchema,
+  approveUpdate,
+  pauseSignal,
+  promoteSignal,
+  rejectUpdate,
+  resumeSignal,
+  rollbackSignal,
+  statusQuery,
+  type Approval,
+  type ApprovalReceipt,
+  type OperatorAction,
+  type RollbackRequest,
+} from '../contracts/messages';
+import type { KeySnapshot } from '../activities/keys';
+import type { TrafficReport } from '../activities/traffic';
+import { KeylessStage } from '../contracts/names';
+import type { PipelineSpec } from '../contracts/spec';
+import type { ApprovalStage, Stage } from '../contracts/stages';
+import type { CanaryAnalysis, Decision, MigrationResult, MigrationStatus, Mutation, RollbackRecord } from '../contracts/status';
+import { describeNext } from './phase';
+
+/** Thrown inside the main flow when an operator or a failed stage asks for a rollback. */
+export class RollbackRequested extends Error {
+  constructor(readonly record: RollbackRecord) {
+    super(record.reason);
+  }
+}
+
+/** What a migration carries across continue-as-new; all JSON. */
+export interface MigrationMemory {
+  stage: Stage;
+  repair: boolean;
+  mutations: Mutation[];
+  decisions: Decision[];
+  approvals: ApprovalReceipt[];
+  facts: MigrationFacts;
+  canaryStep: number;
+  bakeRemainingMs?: number;
+  routeGeneration: number;
+  vertexPercent: number;
+  analyses: CanaryAnalysis[];
+  rollback?: RollbackRecord;
+}
+
+/** What the stages learned about the outside world, kept for later stages and for rollback. */
+export interface MigrationFacts {
+  keyUid?: string;
+  /** The key's restrictions, annotations and etag before keyless touched it. */
+  keySnapshot?: KeySnapshot;
+  /** The etag keyless itself last left on the key: a different one means someone else changed it. */
+  keyEtag?: string;
+  sharedWith?: string[];
+  serviceAccountEmail?: string;
+  serviceAccountUniqueId?: string;
+  accountCreated?: boolean;
+  roleAdded?: boolean;
+  roleGrantedAt?: string;
+  dualRun?: unknown;
+  probe?: unknown;
+  soak?: { keyRequests: number; byMethod: { method: string; responseCode: string; requests: number }[] };
+  keyDeleted?: boolean;
+  blockCandidate?: boolean;
+  /** Cloud time the traffic readings count from (set when the canary begins). */
+  trafficAnchor?: string;
+  /** The traffic reading when the current canary step began. */
+  stepBaseline?: TrafficReport;
+  /** Compensations refused because someone else changed the resource since keyless did. */
+  rollbackRefusals?: string[];
+}
+
+export class Migration {
+  stage: Stage;
+  repair: boolean;
+  paused = false;
+  promoteRequested = false;
+  waitingFor?: string;
+  bakeEndsAt?: string;
+  canaryStep: number;
+  bakeRemainingMs?: number;
+  vertexPercent: number;
+  routeGeneration: number;
+  readonly mutations: Mutation[];
+  readonly decisions: Decision[];
+  readonly approvals: Map<ApprovalStage, ApprovalReceipt>;
+  readonly facts: MigrationFacts;
+  readonly analyses: CanaryAnalysis[];
+  rollbackRecord?: RollbackRecord;
+
+  constructor(
+    readonly spec: PipelineSpec,
+    memory?: MigrationMemory,
+  ) {
+    this.stage = memory?.stage ?? 'inventory';
+    this.repair = memory?.repair ?? false;
+    this.mutations = memory?.mutations ?? [];
+    this.decisions = memory?.decisions ?? [];
+    this.approvals = new Map((memory?.approvals ?? []).map((a) => [a.stage, a]));
+    this.facts = memory?.facts ?? {};
+    this.canaryStep = memory?.canaryStep ?? 0;
+    this.bakeRemainingMs = memory?.bakeRemainingMs;
+    this.routeGeneration = memory?.routeGeneration ?? 0;
+    this.vertexPercent = memory?.vertexPercent ?? 0;
+    this.analyses = memory?.analyses ?? [];
+    this.rollbackRecord = memory?.rollback;
+  }
+
+  memory(): MigrationMemory {
+    return {
+      stage: this.stage,
+      repair: this.repair,
+      mutations: this.mutations,
+      decisions: this.decisions,
+      approvals: [...this.approvals.values()],
+      facts: this.facts,
+      canaryStep: this.canaryStep,
+      bakeRemainingMs: this.bakeRemainingMs,
+      routeGeneration: this.routeGeneration,
+      vertexPercent: this.vertexPercent,
+      analyses: this.analyses,
+      rollback: this.rollbackRecord,
+    };
+  }
+
+  /** Registers every message handler, each with the description the Temporal UI lists. */
+  installHandlers(): void {
+    setHandler(approveUpdate, (a) => this.decide(a, 'approved'), {
+      validator: (a) => this.validateApproval(a),
+      description: MESSAGE_DESCRIPTIONS.approve,
+    });
+    setHandler(rejectUpdate, (a) => this.decide(a, 'rejected'), {
+      validator: (a) => this.validateApproval(a),
+      description: MESSAGE_DESCRIPTIONS.reject,
+    });
+    setHandler(pauseSignal, (a) => this.onOperatorAction('pause', a), { description: MESSAGE_DESCRIPTIONS.pause });
+    setHandler(resumeSignal, (a) => this.onOperatorAction('resume', a), { description: MESSAGE_DESCRIPTIONS.resume });
+    setHandler(promoteSignal, (a) => this.onOperatorAction('promote', a), { description: MESSAGE_DESCRIPTIONS.promote });
+    setHandler(rollbackSignal, (r) => this.onRollback(r), { description: MESSAGE_DESCRIPTIONS.rollback });
+    setHandler(statusQuery, () => this.status(), { description: MESSAGE_DESCRIPTIONS.status });
+  }
+
+  /** Refuses, without touching state, an approval that is malformed, early, late or from a stranger. */
+  validateApproval(input: Approval): void {
+    const parsed = ApprovalSchema.safeParse(input);
+    if (!parsed.success) {
+      throw new Error(`invalid approval: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`);
+    }
+    const { stage, by } = parsed.data;
+    if (this.waitingFor !== approvalWait(stage)) {
+      throw new Error(`stage ${stage} is not waiting for approval (the migration is at ${this.stage})`);
+    }
+    const approvers = this.spec.approvals.approvers;
+    if (approvers && !approvers.includes(by)) {
+      throw new Error(`${by} is not in approvals.approvers for ${this.spec.pipeline}`);
+    }
+  }
+
+  decide(input: Approval, decision: ApprovalReceipt['decision']): ApprovalReceipt {
+    const { stage, by, note } = ApprovalSchema.parse(input);
+    const receipt: ApprovalReceipt = { stage, decision, by, at: nowIso() };
+    this.approvals.set(stage, receipt);
+    this.decisions.push({ action: decision === 'approved' ? 'approve' : 'reject', stage, by, note, at: receipt.at });
+    return receipt;
+  }
+
+  onOperatorAction(action: 'pause' | 'resume' | 'promote', input?: OperatorAction): void {
+    const parsed = OperatorActionSchema.safeParse(input ?? {});
+    // Signals cannot be refused: a malformed payload still acts, but records no name or note from it.
+    const payload = parsed.success ? parsed.data : {};
+    if (action === 'pause') this.paused = true;
+    if (action === 'resume') this.paused = false;
+    if (action === 'promote') this.promoteRequested = true;
+    this.decisions.push({ action, stage: this.stage, by: payload.by ?? 'unknown', note: payload.note, at: nowIso() });
+  }
+
+  onRollback(input: RollbackRequest): void {
+    const parsed = RollbackRequestSchema.safeParse(input);
+    if (!parsed.success) {
+      log.warn('ignored a malformed rollback signal', { issues: parsed.error.issues.map((i) => i.message) });
+      return;
+    }
+    this.decisions.push({ action: 'rollback', stage: this.stage, by: parsed.data.by, note: parsed.data.reason, at: nowIso() });
+    this.requestRollback({ reason: parsed.data.reason, by: parsed.data.by, failureType: 'OperatorRequest', at: nowIso() });
+  }
+
+  /** Records why the migration is abandoned; the first reason wins. */
+  requestRollback(record: RollbackRecord): void {
+    this.rollbackRecord ??= record;
+  }
+
+  status(): MigrationStatus {
+    const steps = this.spec.canary.steps;
+    return {
+      pipeline: this.spec.pipeline,
+      project: this.spec.project,
+      stage: this.stage,
+      next: this.next(),
+      repair: this.repair,
+      waitingFor: this.waitingFor,
+      paused: this.paused,
+      canary: this.stage === 'canary' ? { step: this.canaryStep + 1, of: steps.length, percent: steps[this.canaryStep]?.percent ?? 100 } : undefined,
+      lastAnalysis: this.analyses.at(-1),
+      vertexPercent: this.vertexPercent,
+      mutations: this.mutations,
+      decisions: this.decisions,
+      rollback: this.rollbackRecord,
+    };
+  }
+
+  next(): string {
+    const steps = this.spec.canary.steps;
+    return describeNext({
+      stage: this.stage,
+      paused: this.paused,
+      waitingFor: this.waitingFor,
+      repair: this.repair,
+      canary: this.stage === 'canary' ? { step: this.canaryStep + 1, of: steps.length, percent: steps[this.canaryStep]?.percent ?? 100 } : undefined,
+      bakeEndsAt: this.bakeEndsAt,
+      rollbackReason: this.rollbackRecord?.reason,
+    });
+  }
+
+  /** Moves to a stage and publishes it where operators look: search attributes and current details. */
+  enter(stage: Stage): void {
+    this.stage = stage;
+    upsertSearchAttributes([{ key: KeylessStage, value: stage }]);
+    this.publishDetails();
+  }
+
+  publishDetails(): void {
+    setCurrentDetails(`${this.spec.pipeline}: ${this.next()}`);
+  }
+
+  /** Throws if a rollback has been asked for; called at every point the migration could stop. */
+  checkpoint(): void {
+    if (this.rollbackRecord) throw new RollbackRequested(this.rollbackRecord);
+  }
+
+  /** Waits for an operator's decision on a stage, honouring the spec's deadline. */
+  async awaitApproval(stage: ApprovalStage): Promise<ApprovalReceipt> {
+    this.waitingFor = approvalWait(stage);
+    this.publishDetails();
+    const { deadline, onDeadline } = this.spec.approvals;
+    const decided = () => this.approvals.has(stage) || this.rollbackRecord !== undefined;
+    const inTime = await condition(decided, deadline);
+    if (!inTime && onDeadline === 'rollback') {
+      this.requestRollback({ reason: `no decision on ${stage} within ${deadline}`, failureType: 'ApprovalDeadline', at: nowIso() });
+    } else if (!inTime) {
+      await condition(decided);
+    }
+    this.waitingFor = undefined;
+    this.publishDetails();
+    this.checkpoint();
+    return this.approvals.get(stage)!;
+  }
+
+  /** Records a change to the outside world; rollback reads this list to know what to undo. */
+  recordMutation(mutation: Omit<Mutation, 'at'>): Mutation {
+    const recorded = { ...mutation, at: nowIso() };
+    this.mutations.push(recorded);
+    return recorded;
+  }
+
+  /** The person who approved the cutover, for mutations made under that approval. */
+  get cutoverApprover(): string | undefined {
+    return this.approvals.get('cutover')?.by;
+  }
+
+  result(): MigrationResult {
+    return {
+      outcome: this.stage === 'rolled-back' ? 'rolled-back' : this.stage === 'held' ? 'held' : 'completed',
+      pipeline: this.spec.pipeline,
+      project: this.spec.project,
+      finalStage: this.stage,
+      repair: this.repair,
+      mutations: this.mutations,
+      decisions: this.decisions,
+      dualRun: this.facts.dualRun,
+      canary: this.analyses,
+      soak: this.facts.soak,
+      rollback: this.rollbackRecord,
+    };
+  }
+}
+
+export function approvalWait(stage: ApprovalStage): string {
+  return `approve(stage: ${stage})`;
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}

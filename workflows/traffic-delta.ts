@@ -1,0 +1,35 @@
+// Traffic between two readings of Cloud Monitoring over the same growing window. Monitoring keeps
+// counts in buckets of a minute or more, so "requests since the step began" is read as the count
+// now minus the count when the step began, both over [anchor, now]: requests made before the
+// step fall into both readings and cancel out, whatever the bucket size or ingestion delay.
+
+import type { TrafficReport } from '../activities/traffic';
+
+/** One credential's requests, errors and per-method counts within a period. */
+export interface SideTraffic {
+  requests: number;
+  errors: number;
+  errorRate: number;
+  byMethod: { method: string; responseCode: string; requests: number }[];
+}
+
+export interface TrafficDelta {
+  key: SideTraffic;
+  vertex: SideTraffic;
+}
+
+/** The traffic that arrived between `before` and `after` (two reports over the same window start). */
+export function trafficBetween(before: TrafficReport | undefined, after: TrafficReport): TrafficDelta {
+  return { key: subtract(before?.key, after.key), vertex: subtract(before?.vertex, after.vertex) };
+}
+
+function subtract(before: SideTraffic | undefined, after: SideTraffic): SideTraffic {
+  const requests = Math.max(0, after.requests - (before?.requests ?? 0));
+  const errors = Math.max(0, after.errors - (before?.errors ?? 0));
+  const earlier = new Map((before?.byMethod ?? []).map((m) => [`${m.method} ${m.responseCode}`, m.requests]));
+  const byMethod = after.byMethod
+    .map((m) => ({ ...m, requests: m.requests - (earlier.get(`${m.method} ${m.responseCode}`) ?? 0) }))
+    .filter((m) => m.requests > 0)
+    .sort((a, b) => b.requests - a.requests);
+  return { requests, errors, errorRate: requests === 0 ? 0 : errors / requests, byMethod };
+}
