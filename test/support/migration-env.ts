@@ -11,6 +11,7 @@ import { createActivities } from '../../activities';
 import { MIGRATE_PIPELINE_WORKFLOW, migrationWorkflowId } from '../../contracts/names';
 import type { PipelineSpecInput } from '../../contracts/spec';
 import { DEMO_ORCHESTRATOR, PIPELINE_ANNOTATION } from '../../emulator';
+import type { DemoOptions } from '../../emulator/core/demo';
 import { startTestCloud, type TestCloud } from './cloud';
 import { startTimeSkippingServer, uniqueTaskQueue, workflowBundle } from './temporal';
 
@@ -23,15 +24,18 @@ export interface MigrationBench {
   /** Runs `fn` while a worker with the real activities polls a fresh task queue. */
   withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T>;
   start(spec: PipelineSpecInput, taskQueue: string): ReturnType<TestWorkflowEnvironment['client']['workflow']['start']>;
+  /** Every workflow id this bench started, for sweeps over their histories. */
+  startedIds: string[];
   /** Polls a condition while skipping workflow time in `step`s, for stages behind long timers. */
   waitSkipping<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, step?: string): Promise<T>;
   stop(): Promise<void>;
 }
 
 /** Starts the bench with an unrestricted key for each named scenario pipeline. */
-export async function startMigrationBench(pipelines: string[]): Promise<MigrationBench> {
+export async function startMigrationBench(pipelines: string[], estate: DemoOptions = {}): Promise<MigrationBench> {
   const env = await startTimeSkippingServer();
   const cloud = await startTestCloud({
+    ...estate,
     tweak: (fixture) => {
       for (const pipeline of pipelines) {
         fixture.keys!.push({ project: 'demo-project', keyId: pipeline, displayName: `${pipeline} (test)`, annotations: { [PIPELINE_ANNOTATION]: pipeline } });
@@ -42,11 +46,13 @@ export async function startMigrationBench(pipelines: string[]): Promise<Migratio
   const bundle = await workflowBundle();
   const activities = createActivities({ clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR });
   const started: string[] = [];
+  const startedIds: string[] = [];
 
   return {
     env,
     cloud,
     routesDir,
+    startedIds,
     spec(pipeline, overrides = {}) {
       return {
         pipeline,
@@ -71,6 +77,7 @@ export async function startMigrationBench(pipelines: string[]): Promise<Migratio
     async start(spec, taskQueue) {
       const workflowId = migrationWorkflowId(spec.project, spec.pipeline);
       started.push(workflowId);
+      startedIds.push(workflowId);
       return env.client.workflow.start(MIGRATE_PIPELINE_WORKFLOW, { taskQueue, workflowId, args: [spec] });
     },
     async waitSkipping(read, done, what, step = '10m') {

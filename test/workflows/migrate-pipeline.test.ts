@@ -44,6 +44,19 @@ async function refusal(update: Promise<unknown>): Promise<string> {
   return (err as WorkflowUpdateFailedError).cause?.message ?? '';
 }
 
+/** Every string and every payload (decoded as UTF-8) anywhere in a value, joined. */
+function decodedText(value: unknown): string {
+  const parts: string[] = [];
+  const walk = (v: unknown): void => {
+    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
+    else if (typeof v === 'string') parts.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(value);
+  return parts.join('\n');
+}
+
 describe('migratePipeline', () => {
   it('given both approvals, migrates end to end: account created, role bound, route at 100%, key restricted', async () => {
     const spec = bench.spec('wf-happy');
@@ -183,6 +196,16 @@ describe('migratePipeline', () => {
     const result = await bench.withWorker(async (taskQueue) => (await (await bench.start(spec, taskQueue)).result()) as MigrationResult);
     expect(result.outcome).toBe('rolled-back');
     expect(result.rollback?.failureType).toBe('ApprovalDeadline');
+  });
+
+  it('leaves no key string the emulator ever issued in any workflow history', async () => {
+    const keyStrings = Object.values(bench.cloud.emulator.core.state.keys).map((k) => k.keyString);
+    expect(keyStrings.length).toBeGreaterThan(SCENARIOS.length);
+    const histories = await Promise.all([...new Set(bench.startedIds)].map((id) => bench.env.client.workflow.getHandle(id).fetchHistory()));
+    const text = decodedText(histories);
+    // The sweep must look at real content: the decoded payloads hold the key resource names.
+    expect(text.includes('projects/demo-project/locations/global/keys/wf-happy')).toBe(true);
+    for (const keyString of keyStrings) expect(text.includes(keyString), 'a key string leaked into a history').toBe(false);
   });
 
   it('fails fast on an invalid spec, naming each field, before any side effect', async () => {
