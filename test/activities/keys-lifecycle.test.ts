@@ -1,13 +1,13 @@
 // The API-key activities that change a key for good or undo it: finalize (restrict, restrict-ip,
 // delete), restoreKeySnapshot and undeleteKey, against the demo emulator with Google's clients.
 
-import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../contracts/errors';
 import { createKeyActivities, type KeyActivities } from '../../activities/keys';
 import { DEMO_ORCHESTRATOR, DEMO_PROJECT } from '../../emulator';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { issuedKeyStrings, leakedKeyStrings, recordActivities, type RecordedCall } from './keys-recorder';
+import { failureOf } from '../support/failures';
 
 const KEYS = `projects/${DEMO_PROJECT}/locations/global/keys`;
 const MODEL = 'gemini-2.5-flash';
@@ -33,15 +33,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cloud?.stop();
 });
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-}
 
 /** Mutating API Keys calls on one key since `since` (emulator time). */
 async function mutationsOf(keyId: string, since: string): Promise<{ method: string; path: string; status: number }[]> {

@@ -1,7 +1,6 @@
 // The API-key activities, read side and stopgap, against the demo emulator with Google's own
 // clients: inventory, inspection, the stopgap restriction, the live key check, a transient 503.
 
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../contracts/errors';
@@ -10,6 +9,7 @@ import { runInventory, type InventoryRow } from '../../client/commands/inventory
 import { DEMO_ORCHESTRATOR, DEMO_PROJECT, DEMO_PROJECT_NUMBER } from '../../emulator';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { issuedKeyStrings, leakedKeyStrings, recordActivities, type RecordedCall } from './keys-recorder';
+import { failureOf } from '../support/failures';
 
 const KEYS = `projects/${DEMO_PROJECT}/locations/global/keys`;
 const BY_NUMBER = `projects/${DEMO_PROJECT_NUMBER}/locations/global/keys`;
@@ -42,15 +42,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cloud?.stop();
 });
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-}
 
 async function auditEntries(since: string): Promise<{ method: string; path: string; status: number; surface: string }[]> {
   const res = await fetch(`${cloud.emulator.baseUrl}/admin/v1/audit?surface=apikeys&since=${encodeURIComponent(since)}`);

@@ -1,7 +1,6 @@
 // probeVertex against the demo emulator: @google/genai in Vertex mode, as the pipeline's account
 // through impersonation (IAM Credentials generateAccessToken), never with a key file.
 
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { createProbeActivities } from '../../activities/probe';
 import { createProvisionActivities } from '../../activities/provision';
 import { DEMO_ORCHESTRATOR, DEMO_PROJECT } from '../../emulator';
 import { startTestCloud, type TestCloud } from '../support/cloud';
+import { failureOf } from '../support/failures';
 
 const PROPAGATION_SECONDS = 60;
 
@@ -30,15 +30,6 @@ async function provisioned(on: TestCloud, accountId: string, grantRole = true) {
   await provision.ensureTokenCreator({ serviceAccountEmail: account.email });
   const grant = grantRole ? await provision.ensureVertexRole({ project: DEMO_PROJECT, member: account.email }) : undefined;
   return { email: account.email, uniqueId: account.uniqueId, grantedAt: grant?.confirmedAt ?? new Date().toISOString() };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
 }
 
 async function admin(on: TestCloud, path: string, method: string, body?: unknown): Promise<void> {

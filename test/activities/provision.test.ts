@@ -1,6 +1,5 @@
 // Provision activities against the demo emulator with the official IAM and Resource Manager clients.
 
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../contracts/errors';
@@ -8,6 +7,7 @@ import { createProvisionActivities, type EnsureServiceAccountResult, TOKEN_CREAT
 import { createGoogleClients, endpointConfigFromEnv } from '../../activities/google-clients';
 import { DEMO_ORCHESTRATOR, DEMO_PROJECT } from '../../emulator';
 import { startTestCloud, type TestCloud } from '../support/cloud';
+import { failureOf } from '../support/failures';
 
 let cloud: TestCloud;
 let provision: ReturnType<typeof createProvisionActivities>;
@@ -36,15 +36,6 @@ async function projectPolicy() {
     requestBody: { options: { requestedPolicyVersion: 3 } },
   });
   return data;
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
 }
 
 describe('ensureServiceAccount', () => {

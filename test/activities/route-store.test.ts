@@ -11,6 +11,7 @@ import { gcsRouteStore, readRouteObject, writeRouteObject } from '../../activiti
 import { DEMO_ORCHESTRATOR, DEMO_PROJECT } from '../../emulator';
 import { demoBuckets } from '../../emulator/model/fixture';
 import { startTestCloud, type TestCloud } from '../support/cloud';
+import { failureOf } from '../support/failures';
 
 const STORE = `gs://${demoBuckets[0]!.name}/routes`;
 
@@ -39,15 +40,6 @@ function route(pipeline: string, generation: number, vertexPercent = 0): Route {
     serviceAccount: `${pipeline}@${DEMO_PROJECT}.iam.gserviceaccount.com`,
     updatedAt: new Date().toISOString(),
   };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
 }
 
 describe('gcsRouteStore', () => {
