@@ -9,6 +9,7 @@ import { runWorker } from '../worker/worker';
 import { loadTemporalConfig, connectClient } from './connect';
 import { ExitCode, UserError } from './errors';
 import { runDemo } from './commands/demo';
+import { fleetStatus, loadFleet, renderFleetStatus, startFleet } from './commands/fleet';
 import { runInventory } from './commands/inventory';
 import { startDevStack, stopRequested } from './commands/dev';
 import { awaitMigration, startMigration } from './commands/migrate';
@@ -144,12 +145,24 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   migrate: {
-    summary: 'Start the migration of each pipeline spec (YAML or JSON)',
-    usage: 'keyless migrate <spec…> [--follow] [--json]',
-    example: 'keyless migrate examples/specs/nightly-summarizer.yaml --follow',
-    options: { follow: { type: 'boolean' }, json: { type: 'boolean' } },
-    positionals: [1, 1000],
+    summary: 'Start the migration of each pipeline spec (YAML or JSON), or of a fleet in waves',
+    usage: 'keyless migrate <spec…> [--follow] [--json] | keyless migrate --fleet <dir|file> [--wave-size n] [--concurrency n] [--approve-per-wave] [--halt-at ratio] [--on-halt continue|rollback] [--name fleet]',
+    example: 'keyless migrate --fleet examples/specs --wave-size 5 --approve-per-wave',
+    options: {
+      follow: { type: 'boolean' },
+      json: { type: 'boolean' },
+      fleet: { type: 'string' },
+      'wave-size': { type: 'string' },
+      concurrency: { type: 'string' },
+      'approve-per-wave': { type: 'boolean' },
+      'halt-at': { type: 'string' },
+      'on-halt': { type: 'string' },
+      name: { type: 'string' },
+    },
+    positionals: [0, 1000],
     async run(args) {
+      if (args.values.fleet) return migrateFleetCommand(args);
+      if (args.positionals.length === 0) throw new UserError('migrate needs at least one spec file, or --fleet <dir|file>', ExitCode.Usage);
       // Every spec is checked before any migration starts: a typo in the tenth file starts nothing.
       const specs = await Promise.all(args.positionals.map((path) => loadSpec(path)));
       return withClient(async ({ client, config }) => {
@@ -171,12 +184,19 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   status: {
-    summary: 'Show where a migration stands and what it waits for',
-    usage: 'keyless status <pipeline> [--project <p>] [--json]',
+    summary: 'Show where a migration (or a fleet) stands and what it waits for',
+    usage: 'keyless status <pipeline> [--project <p>] [--json] | keyless status --fleet <name> [--json]',
     example: 'keyless status nightly-summarizer --project demo-project',
-    options: { ...projectOption, json: { type: 'boolean' } },
-    positionals: [1, 1],
+    options: { ...projectOption, json: { type: 'boolean' }, fleet: { type: 'string' } },
+    positionals: [0, 1],
     async run(args) {
+      if (args.values.fleet) {
+        const status = await withClient(({ client }) => fleetStatus(client, args.values.fleet as string));
+        if (args.values.json) json(status);
+        else print(renderFleetStatus(status));
+        return ExitCode.Ok;
+      }
+      if (args.positionals.length !== 1) throw new UserError('status needs a pipeline name, or --fleet <name>', ExitCode.Usage);
       const status = await withClient(({ client }) => migrationStatus(client, ref(args)));
       if (args.values.json) json(status);
       else {
@@ -218,6 +238,31 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+async function migrateFleetCommand(args: Parsed): Promise<number> {
+  const fleet = await loadFleet(args.values.fleet as string, {
+    name: args.values.name as string | undefined,
+    waveSize: numberFlag(args, 'wave-size'),
+    concurrency: numberFlag(args, 'concurrency'),
+    approvalPerWave: args.values['approve-per-wave'] ? true : undefined,
+    haltAtFailureRatio: numberFlag(args, 'halt-at'),
+    onHalt: args.values['on-halt'] as string | undefined,
+  });
+  return withClient(async ({ client, config }) => {
+    const workflowId = await startFleet(client, config.taskQueue, fleet);
+    if (args.values.json) json({ workflowId, pipelines: fleet.pipelines.length, waveSize: fleet.waveSize });
+    else print(`started fleet ${workflowId}: ${fleet.pipelines.length} pipelines in waves of ${fleet.waveSize}`);
+    return ExitCode.Ok;
+  });
+}
+
+function numberFlag(args: Parsed, name: string): number | undefined {
+  const raw = args.values[name];
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new UserError(`--${name} must be a number`, ExitCode.Usage);
+  return value;
+}
 
 function decisionCommand(decision: 'approve' | 'reject'): Command {
   return {

@@ -1,2 +1,3 @@
 // Every workflow the keyless worker runs.
 export { migratePipeline } from './migrate-pipeline';
+export { migrateFleet } from './migrate-fleet';

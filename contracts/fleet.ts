@@ -1,0 +1,80 @@
+// A fleet migration: many pipelines moved in waves by one parent workflow, each pipeline as a
+// child migratePipeline. The spec's pipelines are validated one by one, with their index in the path.
+
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
+import { PipelineSpecSchema } from './spec';
+import type { Outcome } from './stages';
+
+/** Largest fleet one workflow takes: its input must stay well below Temporal's 2 MB payload limit. */
+export const MAX_FLEET_PIPELINES = 2_000;
+
+export const FleetSpecSchema = z
+  .strictObject({
+    fleet: z.string().regex(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/, 'fleet must be 2-63 characters: lowercase letters, digits and hyphens'),
+    /** Pipelines per wave; a wave starts only when the previous one has finished. */
+    waveSize: z.number().int().min(1).max(MAX_FLEET_PIPELINES).default(10),
+    /** Child migrations running at once, within a wave. */
+    concurrency: z.number().int().min(1).max(500).default(10),
+    /** One operator approval per wave replaces every pipeline's own cutover and finalize approvals. */
+    approvalPerWave: z.boolean().default(false),
+    /** Halt (no new waves) once this share of a wave has rolled back. */
+    haltAtFailureRatio: z.number().min(0).max(1).default(0.2),
+    /** On halt, let the wave's running migrations finish, or roll them back. */
+    onHalt: z.enum(['continue', 'rollback']).default('continue'),
+    approvers: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+    pipelines: z.array(PipelineSpecSchema).min(1).max(MAX_FLEET_PIPELINES),
+  })
+  .superRefine((fleet, ctx) => {
+    const seen = new Set<string>();
+    fleet.pipelines.forEach((p, i) => {
+      const id = `${p.project}/${p.pipeline}`;
+      if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['pipelines', i, 'pipeline'], message: `${id} appears twice in the fleet` });
+      seen.add(id);
+    });
+  });
+
+export type FleetSpecInput = z.input<typeof FleetSpecSchema>;
+export type FleetSpec = z.output<typeof FleetSpecSchema>;
+
+/** Workflow type and id of a fleet migration. */
+export const MIGRATE_FLEET_WORKFLOW = 'migrateFleet';
+export function fleetWorkflowId(fleet: string): string {
+  return `keyless-fleet/${fleet}`;
+}
+
+/** Payload of the approveWave update: waves are numbered from 1. */
+export const WaveApprovalSchema = z.strictObject({
+  wave: z.number().int().min(1),
+  by: z.string().trim().min(1, 'by must name who acts').max(200),
+  note: z.string().max(2_000).optional(),
+});
+export type WaveApproval = z.infer<typeof WaveApprovalSchema>;
+
+/** One pipeline of the fleet, as the parent sees it. */
+export interface FleetMember {
+  pipeline: string;
+  project: string;
+  wave: number;
+  state: 'waiting' | 'running' | Outcome | 'not-started' | 'failed-to-start';
+  reason?: string;
+}
+
+export interface FleetStatus {
+  fleet: string;
+  wave: number;
+  waves: number;
+  waitingFor?: string;
+  halted?: { wave: number; failures: number; size: number; at: string };
+  counts: Record<FleetMember['state'], number>;
+  members: FleetMember[];
+}
+
+export const approveWaveUpdate = defineUpdate<{ wave: number; by: string; at: string }, [WaveApproval]>('approveWave');
+export const fleetStatusQuery = defineQuery<FleetStatus>('fleetStatus');
+
+export const FLEET_MESSAGE_DESCRIPTIONS = {
+  approveWave: 'Approve the next wave of the fleet: {"wave":2,"by":"you@example.com","note":"…"}',
+  fleetStatus: 'Counts of the fleet by state, the current wave, what the fleet waits for, and each pipeline',
+  rollback: 'Halt the fleet: start no new wave and roll back the migrations of the running wave: {"by":"…","reason":"…"}',
+} as const;

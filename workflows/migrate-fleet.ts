@@ -1,0 +1,200 @@
+// Many pipelines in waves: each pipeline is a child migratePipeline, at most `concurrency` at once,
+// one wave after the other, optionally behind one approval per wave. When too many migrations of a
+// wave roll back, the fleet halts: no new wave starts, and the running ones finish or roll back.
+
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
+import { FLEET_MESSAGE_DESCRIPTIONS, FleetSpecSchema, WaveApprovalSchema, approveWaveUpdate, fleetStatusQuery, type FleetMember, type FleetSpec, type FleetSpecInput, type FleetStatus, type WaveApproval } from '../contracts/fleet';
+import { ErrorType } from '../contracts/errors';
+import { RollbackRequestSchema, rollbackSignal, type RollbackRequest } from '../contracts/messages';
+import { migrationWorkflowId } from '../contracts/names';
+import { formatPath, type PipelineSpec } from '../contracts/spec';
+import type { MigrationResult } from '../contracts/status';
+import { migratePipeline } from './migrate-pipeline';
+
+export interface FleetResult {
+  fleet: string;
+  halted?: FleetStatus['halted'];
+  counts: FleetStatus['counts'];
+  members: FleetMember[];
+  waveApprovals: { wave: number; by: string; at: string }[];
+}
+
+class Fleet {
+  readonly members: FleetMember[];
+  readonly waves: number;
+  wave = 0;
+  waitingFor?: string;
+  halted?: FleetStatus['halted'];
+  haltRequest?: RollbackRequest;
+  readonly approvals = new Map<number, { wave: number; by: string; at: string }>();
+  readonly running = new Map<string, ChildWorkflowHandle<typeof migratePipeline>>();
+
+  constructor(readonly spec: FleetSpec) {
+    this.members = spec.pipelines.map((p, i) => ({ pipeline: p.pipeline, project: p.project, wave: Math.floor(i / spec.waveSize) + 1, state: 'waiting' }));
+    this.waves = Math.ceil(spec.pipelines.length / spec.waveSize);
+  }
+
+  installHandlers(): void {
+    setHandler(approveWaveUpdate, (a) => this.approveWave(a), { validator: (a) => this.validateWaveApproval(a), description: FLEET_MESSAGE_DESCRIPTIONS.approveWave });
+    setHandler(fleetStatusQuery, () => this.status(), { description: FLEET_MESSAGE_DESCRIPTIONS.fleetStatus });
+    setHandler(rollbackSignal, (r) => this.requestHalt(r), { description: FLEET_MESSAGE_DESCRIPTIONS.rollback });
+  }
+
+  validateWaveApproval(input: WaveApproval): void {
+    const parsed = WaveApprovalSchema.safeParse(input);
+    if (!parsed.success) throw new Error(`invalid wave approval: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`);
+    if (this.waitingFor !== waveWait(parsed.data.wave)) throw new Error(`wave ${parsed.data.wave} is not waiting for approval (the fleet is at wave ${this.wave})`);
+    const approvers = this.spec.approvers;
+    if (approvers && !approvers.includes(parsed.data.by)) throw new Error(`${parsed.data.by} is not in approvers for fleet ${this.spec.fleet}`);
+  }
+
+  approveWave(input: WaveApproval): { wave: number; by: string; at: string } {
+    const receipt = { wave: input.wave, by: input.by, at: new Date().toISOString() };
+    this.approvals.set(input.wave, receipt);
+    return receipt;
+  }
+
+  requestHalt(input: RollbackRequest): void {
+    const parsed = RollbackRequestSchema.safeParse(input);
+    if (parsed.success) this.haltRequest ??= parsed.data;
+  }
+
+  status(): FleetStatus {
+    const counts = { waiting: 0, running: 0, completed: 0, 'rolled-back': 0, held: 0, 'not-started': 0, 'failed-to-start': 0 } as FleetStatus['counts'];
+    for (const m of this.members) counts[m.state]++;
+    return { fleet: this.spec.fleet, wave: this.wave, waves: this.waves, waitingFor: this.waitingFor, halted: this.halted, counts, members: this.members };
+  }
+
+  publishDetails(): void {
+    const s = this.status();
+    const where = this.halted ? `halted at wave ${this.halted.wave}` : this.waitingFor ? `waiting for ${this.waitingFor}` : `wave ${this.wave}/${this.waves}`;
+    setCurrentDetails(`fleet ${this.spec.fleet}: ${where}; ${s.counts.completed} completed, ${s.counts.running} running, ${s.counts['rolled-back']} rolled back`);
+  }
+
+  /** Runs one wave with at most `concurrency` children at once. */
+  async runWave(wave: number): Promise<void> {
+    this.wave = wave;
+    if (this.spec.approvalPerWave) {
+      this.waitingFor = waveWait(wave);
+      this.publishDetails();
+      await condition(() => this.approvals.has(wave) || this.haltRequest !== undefined);
+      this.waitingFor = undefined;
+    }
+    const indexes = this.members.flatMap((m, i) => (m.wave === wave ? [i] : []));
+    const children: Promise<void>[] = [];
+    for (const index of indexes) {
+      await condition(() => this.running.size < this.spec.concurrency || this.stopping());
+      if (this.stopping()) break;
+      children.push(this.runChild(index));
+    }
+    await Promise.all(children);
+  }
+
+  private stopping(): boolean {
+    return this.halted !== undefined || this.haltRequest !== undefined;
+  }
+
+  private async runChild(index: number): Promise<void> {
+    const member = this.members[index]!;
+    const spec = this.childSpec(this.spec.pipelines[index]!);
+    const workflowId = migrationWorkflowId(spec.project, spec.pipeline);
+    let handle: ChildWorkflowHandle<typeof migratePipeline>;
+    try {
+      handle = await startChild(migratePipeline, {
+        workflowId,
+        args: [spec],
+        // Cancelling or closing the fleet must not abandon a pipeline halfway through a cutover.
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+    } catch (err) {
+      // A pipeline already being migrated (same workflow id) is reported, not started twice.
+      member.state = 'failed-to-start';
+      member.reason = (err as Error).message;
+      this.afterChild(member.wave);
+      return;
+    }
+    this.running.set(workflowId, handle);
+    member.state = 'running';
+    this.publishDetails();
+    try {
+      const result: MigrationResult = await handle.result();
+      member.state = result.outcome;
+      member.reason = result.rollback?.reason;
+    } catch (err) {
+      member.state = 'rolled-back';
+      member.reason = (err as Error).message;
+    } finally {
+      this.running.delete(workflowId);
+    }
+    this.afterChild(member.wave);
+  }
+
+  /** With a wave approval, the pipeline's own approvals are already given. */
+  private childSpec(spec: PipelineSpec): PipelineSpec {
+    if (!this.spec.approvalPerWave) return spec;
+    return { ...spec, approvals: { ...spec.approvals, cutover: false, finalize: false } };
+  }
+
+  /** Halts the fleet once the wave's rollbacks pass the ratio; on 'rollback', rolls back its running migrations. */
+  private afterChild(wave: number): void {
+    const inWave = this.members.filter((m) => m.wave === wave);
+    const failures = inWave.filter((m) => m.state === 'rolled-back' || m.state === 'failed-to-start').length;
+    if (!this.halted && failures / inWave.length > this.spec.haltAtFailureRatio) {
+      this.halted = { wave, failures, size: inWave.length, at: new Date().toISOString() };
+    }
+    this.publishDetails();
+  }
+
+  async rollBackRunning(reason: string, by: string): Promise<void> {
+    await Promise.all([...this.running.values()].map((child) => child.signal(rollbackSignal, { by, reason })));
+  }
+
+  markNotStarted(): void {
+    for (const m of this.members) if (m.state === 'waiting') m.state = 'not-started';
+  }
+}
+
+/** Migrates a fleet of pipelines in waves, as child migrations. */
+export async function migrateFleet(input: FleetSpecInput): Promise<FleetResult> {
+  const parsed = FleetSpecSchema.safeParse(input);
+  if (!parsed.success) {
+    throw ApplicationFailure.create({
+      type: ErrorType.InvalidSpec,
+      nonRetryable: true,
+      message: `invalid fleet spec: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`,
+    });
+  }
+  const fleet = new Fleet(parsed.data);
+  fleet.installHandlers();
+  fleet.publishDetails();
+
+  // A halt met mid-wave: an operator's rollback, or onHalt 'rollback', rolls back the running wave now.
+  const haltWatch = condition(() => fleet.halted !== undefined || fleet.haltRequest !== undefined).then(() => {
+    if (fleet.haltRequest) return fleet.rollBackRunning(`fleet halted: ${fleet.haltRequest.reason}`, fleet.haltRequest.by);
+    if (fleet.spec.onHalt === 'rollback') return fleet.rollBackRunning(`fleet ${fleet.spec.fleet} halted at wave ${fleet.halted!.wave}`, 'keyless fleet');
+    return undefined;
+  });
+  for (let wave = 1; wave <= fleet.waves && !fleet.halted && !fleet.haltRequest; wave++) {
+    await fleet.runWave(wave);
+  }
+  if (fleet.halted || fleet.haltRequest) await haltWatch;
+  fleet.markNotStarted();
+  fleet.waitingFor = undefined;
+  fleet.publishDetails();
+  await condition(allHandlersFinished);
+  const status = fleet.status();
+  return { fleet: status.fleet, halted: status.halted, counts: status.counts, members: status.members, waveApprovals: [...fleet.approvals.values()] };
+}
+
+function waveWait(wave: number): string {
+  return `approveWave(wave: ${wave})`;
+}
