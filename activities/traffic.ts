@@ -74,7 +74,8 @@ export function createTrafficActivities(deps: TrafficDeps) {
     /** Request counts and error rates of the key and of the service account over a window. */
     async readTraffic(input: ReadTrafficInput): Promise<TrafficReport> {
       const start = Date.parse(input.windowStart);
-      const end = input.windowEnd === undefined ? Date.now() : Date.parse(input.windowEnd);
+      // "Until now" right after the anchor was taken may be the same millisecond: still a window.
+      const end = input.windowEnd === undefined ? Math.max(Date.now(), start + 1) : Date.parse(input.windowEnd);
       if (!(end > start)) {
         throw ApplicationFailure.create({
           type: ErrorType.InvalidRequest,

@@ -1,0 +1,74 @@
+// `npm run bench`: the orchestration benchmarks of issue 9, printed as a table and written as JSON
+// to bench/results/. Not part of the test suite. Sizes: BENCH_FLEETS=200,1000 BENCH_KEYS=10000.
+
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { fleetRun, inventoryPaging, migrationOverhead, startBench } from './orchestration';
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+interface Row {
+  benchmark: string;
+  figure: string;
+  target: string;
+  met: boolean | null;
+}
+
+async function main(): Promise<void> {
+  const fleets = (process.env.BENCH_FLEETS ?? '200,1000').split(',').map(Number).filter((n) => n > 0);
+  const inventoryKeys = Number(process.env.BENCH_KEYS ?? 10_000);
+  const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 50);
+  const routesDir = await mkdtemp(join(tmpdir(), 'keyless-bench-routes-'));
+  const keys = [
+    ...Array.from({ length: 4 }, (_, i) => [`ov-wf-${i}`, `ov-sc-${i}`]).flat(),
+    ...fleets.flatMap((size) => Array.from({ length: size }, (_, i) => `fl${size}-${i}`)),
+  ];
+  const filler = Math.max(0, inventoryKeys - keys.length - 4);
+  const bench = await startBench([...keys, ...Array.from({ length: filler }, (_, i) => `inventory-filler-${i}`)]);
+  const rows: Row[] = [];
+  const results: Record<string, unknown> = { at: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length };
+  try {
+    const overhead = await migrationOverhead(bench, routesDir);
+    results.migration = overhead;
+    rows.push({ benchmark: 'one migration, keyless (dev server)', figure: `${overhead.keylessMs.toFixed(0)} ms`, target: '', met: null });
+    rows.push({ benchmark: 'one migration, straight script', figure: `${overhead.scriptMs.toFixed(0)} ms`, target: '', met: null });
+    rows.push({ benchmark: 'orchestration overhead (keyless - script)', figure: `${overhead.overheadMs.toFixed(0)} ms (ratio ${overhead.ratio.toFixed(2)})`, target: '≤ 1500 ms', met: overhead.overheadMs <= 1500 });
+    rows.push({ benchmark: 'history events per migration (3-step canary)', figure: `${overhead.historyEvents}`, target: '≤ 200', met: overhead.historyEvents <= 200 });
+
+    results.fleets = [];
+    for (const size of fleets) {
+      const fleet = await fleetRun(bench, routesDir, size, concurrency);
+      (results.fleets as unknown[]).push(fleet);
+      rows.push({ benchmark: `fleet of ${size} (concurrency ${concurrency}): wall`, figure: `${fleet.wallS.toFixed(1)} s, ${fleet.perSecond.toFixed(1)}/s, ${fleet.completed} completed`, target: size >= 1000 ? '≤ 180 s' : '', met: size >= 1000 ? fleet.wallS <= 180 : null });
+      rows.push({ benchmark: `fleet of ${size}: peak RSS (worker + emulator process)`, figure: `${fleet.peakRssMb} MB`, target: '≤ 600 MB', met: fleet.peakRssMb <= 600 });
+      rows.push({ benchmark: `fleet of ${size}: history events per child migration`, figure: `${fleet.eventsPerMigration}`, target: '≤ 200', met: fleet.eventsPerMigration <= 200 });
+    }
+
+    const inventory = await inventoryPaging(bench);
+    results.inventory = inventory;
+    rows.push({ benchmark: `inventory of ${inventory.keys} keys, pageSize 300`, figure: `${inventory.pageSize300Ms.toFixed(0)} ms`, target: '≤ 3000 ms', met: inventory.pageSize300Ms <= 3000 });
+    rows.push({ benchmark: `inventory of ${inventory.keys} keys, client default page size`, figure: `${inventory.defaultPageMs.toFixed(0)} ms`, target: '', met: null });
+  } finally {
+    await bench.stop();
+  }
+
+  const width = Math.max(...rows.map((r) => r.benchmark.length));
+  console.log(`\n${'benchmark'.padEnd(width)}  figure${' '.repeat(34)}target      met`);
+  for (const r of rows) console.log(`${r.benchmark.padEnd(width)}  ${r.figure.padEnd(40)}${r.target.padEnd(12)}${r.met === null ? '' : r.met ? 'yes' : 'NO'}`);
+  const folder = fileURLToPath(new URL('./results/', import.meta.url));
+  await mkdir(folder, { recursive: true });
+  const file = join(folder, `orchestration-${results.at as string}.json`.replace(/:/g, '-'));
+  await writeFile(file, JSON.stringify({ ...results, rows }, null, 2));
+  console.log(`\nwritten: ${file}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
