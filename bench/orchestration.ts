@@ -23,6 +23,8 @@ export function quickSpec(pipeline: string, routesDir: string): PipelineSpecInpu
     apiKey: `projects/demo-project/locations/global/keys/${pipeline}`,
     serviceAccount: { accountId: `${pipeline}`.slice(0, 30) },
     vertex: { models: ['gemini-2.5-flash'] },
+    // Under a fleet's load on 2 cores one sample's latency is noise; the benchmark measures orchestration.
+    dualRun: { thresholds: { maxLatencyRatio: 1_000 } },
     canary: { steps: [{ percent: 10, bake: '0s' }, { percent: 50, bake: '0s' }, { percent: 100, bake: '0s' }] },
     soak: { duration: '0s' },
     approvals: { cutover: false, finalize: false },
@@ -130,7 +132,7 @@ export async function migrationOverhead(bench: Bench, routesDir: string, runs = 
 }
 
 /** A fleet of `size` quick migrations on one worker. */
-export async function fleetRun(bench: Bench, routesDir: string, size: number, concurrency: number): Promise<{ size: number; wallS: number; perSecond: number; peakRssMb: number; completed: number; eventsPerMigration: number }> {
+export async function fleetRun(bench: Bench, routesDir: string, size: number, concurrency: number): Promise<{ size: number; wallS: number; perSecond: number; peakRssMb: number; completed: number; eventsPerMigration: number; failures: string[] }> {
   const taskQueue = `bench-fleet-${size}-${Date.now()}`;
   const fleet: FleetSpecInput = {
     fleet: `bench-${size}-${Date.now()}`,
@@ -145,13 +147,14 @@ export async function fleetRun(bench: Bench, routesDir: string, size: number, co
     taskQueue,
     async () => {
       const handle = await bench.client.workflow.start(MIGRATE_FLEET_WORKFLOW, { taskQueue, workflowId: fleetWorkflowId(fleet.fleet), args: [fleet] });
-      return (await handle.result()) as { counts: Record<string, number> };
+      return (await handle.result()) as { counts: Record<string, number>; members: { pipeline: string; state: string; reason?: string }[] };
     },
     { maxConcurrentActivityTaskExecutions: 200 },
   );
   const wallS = (performance.now() - t0) / 1000;
   const sample = await bench.client.workflow.getHandle(migrationWorkflowId('demo-project', `fl${size}-0`)).fetchHistory();
-  return { size, wallS, perSecond: size / wallS, peakRssMb, completed: value.counts.completed ?? 0, eventsPerMigration: sample.events?.length ?? 0 };
+  const failures = value.members.filter((m) => m.state !== 'completed').map((m) => `${m.pipeline}: ${m.state}: ${m.reason ?? ''}`);
+  return { size, wallS, perSecond: size / wallS, peakRssMb, completed: value.counts.completed ?? 0, eventsPerMigration: sample.events?.length ?? 0, failures };
 }
 
 /** Inventory of every key: the activity (pageSize 300) versus the client without a page size. */
