@@ -22,6 +22,8 @@ export interface DevServerOptions {
   logFile?: string;
   /** How long to wait for the server to answer. */
   readyTimeoutMs?: number;
+  /** Dynamic configuration values, e.g. `{ 'limit.historyCount.suggestContinueAsNew': 100 }`. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 export interface DevServer {
@@ -46,6 +48,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   if (uiPort) args.push('--ui-port', String(uiPort));
   else args.push('--headless');
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${CLI_TYPE_NAMES[key.type]}`);
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
 
   const child = spawn(temporalCliPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   if (options.logFile) {

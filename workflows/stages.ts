@@ -7,7 +7,7 @@ import type { CanaryAnalysis } from '../contracts/status';
 import { durationMs } from '../contracts/spec';
 import type { TrafficReport } from '../activities/traffic';
 import { analyses, compensations, mutations, probes, reads } from './activities';
-import { trafficBetween } from './traffic-delta';
+import { addKeyTraffic, trafficBetween } from './traffic-delta';
 import { type Migration, type MigrationMemory, nowIso } from './migration';
 
 /** The model used for one-call liveness checks of the key. */
@@ -220,7 +220,8 @@ export async function soak(m: Migration): Promise<void> {
     m.checkpoint();
     const reading = await readTrafficSinceAnchor(m);
     const traffic = trafficBetween(baseline, reading);
-    m.facts.soak = { keyRequests: traffic.key.requests, byMethod: traffic.key.byMethod };
+    // What the key saw over the whole soak, kept for the report even after the traffic stops.
+    m.facts.soak = addKeyTraffic(m.facts.soak, traffic.key);
     if (traffic.key.requests === 0) return;
     if (m.promoteRequested) {
       // An operator override, recorded in decisions by the promote handler.

@@ -33,3 +33,21 @@ function subtract(before: SideTraffic | undefined, after: SideTraffic): SideTraf
     .sort((a, b) => b.requests - a.requests);
   return { requests, errors, errorRate: requests === 0 ? 0 : errors / requests, byMethod };
 }
+
+/** The key's soak record plus one more period's requests, per method and response code. */
+export function addKeyTraffic(record: KeyTrafficRecord | undefined, period: SideTraffic): KeyTrafficRecord {
+  const byMethod = new Map((record?.byMethod ?? []).map((m) => [`${m.method} ${m.responseCode}`, { ...m }]));
+  for (const m of period.byMethod) {
+    const key = `${m.method} ${m.responseCode}`;
+    const existing = byMethod.get(key);
+    if (existing) existing.requests += m.requests;
+    else byMethod.set(key, { ...m });
+  }
+  return { keyRequests: (record?.keyRequests ?? 0) + period.requests, byMethod: [...byMethod.values()].sort((a, b) => b.requests - a.requests) };
+}
+
+/** What the key saw during a soak. */
+export interface KeyTrafficRecord {
+  keyRequests: number;
+  byMethod: SideTraffic['byMethod'];
+}

@@ -9,7 +9,7 @@ import { approveUpdate, pauseSignal, promoteSignal, rejectUpdate, resumeSignal, 
 import type { MigrationResult } from '../../contracts/status';
 import { maybeRecordHistory, startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
 
-const SCENARIOS = ['wf-happy', 'wf-reject', 'wf-breach', 'wf-not-served', 'wf-delete', 'wf-pause', 'wf-guard', 'wf-invalid'];
+const SCENARIOS = ['wf-held', 'wf-happy', 'wf-reject', 'wf-breach', 'wf-not-served', 'wf-delete', 'wf-pause', 'wf-guard', 'wf-invalid'];
 let bench: MigrationBench;
 
 beforeAll(async () => {
@@ -153,6 +153,32 @@ describe('migratePipeline', () => {
     expect(key.deleteTime).toBeFalsy();
     expect(key.restrictions?.apiTargets ?? []).toEqual(original.restrictions?.apiTargets ?? []);
     expect(await routePercent('wf-delete')).toBe(0);
+  });
+
+  it('given a job still calling with the key during the soak, holds and names that traffic until an operator promotes', async () => {
+    const spec = bench.spec('wf-held', {
+      approvals: { cutover: false, finalize: false },
+      canary: { steps: [{ percent: 100, bake: '1m' }], analysisInterval: '10m' },
+      soak: { duration: '2h' },
+    });
+    const [{ keyString }] = await bench.cloud.clients.apiKeys.getKeyString({ name: 'projects/demo-project/locations/global/keys/wf-held' });
+    const legacyJob = bench.cloud.clients.genai({ kind: 'gemini', apiKey: keyString! });
+    const result = await bench.withWorker(async (taskQueue) => {
+      const handle = await bench.start(spec, taskQueue);
+      await bench.waitSkipping(() => handle.query(statusQuery), (s) => s.stage === 'soak', 'soak', '1m');
+      // Let the soak take its baseline reading, then the forgotten job runs.
+      await new Promise((r) => setTimeout(r, 500));
+      for (let i = 0; i < 3; i++) await legacyJob.models.generateContent({ model: 'gemini-2.5-flash', contents: 'nightly export' });
+      const held = await bench.waitSkipping(() => handle.query(statusQuery), (s) => s.stage === 'held', 'held', '30m');
+      expect(held.next).toMatch(/^held: the key still sees traffic/);
+      await handle.signal(promoteSignal, { by: 'frank@example.com', note: 'the exporter is retired tonight' });
+      return (await handle.result()) as MigrationResult;
+    });
+    expect(result.outcome).toBe('completed');
+    expect(result.soak?.keyRequests).toBe(3);
+    expect(result.soak?.byMethod).toEqual([{ method: 'google.ai.generativelanguage.v1beta.GenerativeService.GenerateContent', responseCode: '200', requests: 3 }]);
+    expect(result.decisions.map((d) => [d.action, d.by])).toEqual([['promote', 'frank@example.com']]);
+    expect(result.mutations.some((m) => m.kind === 'key-restricted' && m.detail.startsWith('finalize'))).toBe(true);
   });
 
   it('stops the bake clock on pause, restarts it on resume, and ends a bake on promote', async () => {
