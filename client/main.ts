@@ -9,6 +9,7 @@ import { runWorker } from '../worker/worker';
 import { loadTemporalConfig, connectClient } from './connect';
 import { ExitCode, UserError } from './errors';
 import { runDemo } from './commands/demo';
+import { doctorOptionsFromSpec, renderFindings, runDoctor } from './commands/doctor';
 import { fleetStatus, loadFleet, renderFleetStatus, startFleet } from './commands/fleet';
 import { runInventory } from './commands/inventory';
 import { startDevStack, stopRequested } from './commands/dev';
@@ -92,6 +93,41 @@ const COMMANDS: Record<string, Command> = {
       await Promise.race([stopRequested(), stack.running]);
       await stack.stop();
       return ExitCode.Ok;
+    },
+  },
+  doctor: {
+    summary: "Check a pipeline's own environment before its switch: variable conflicts, ADC principal, project/location, route, one live call per model",
+    usage: 'keyless doctor [--spec <file>] [--pipeline <name> --store <file://dir|gs://bucket/prefix>] [--model <id>]... [--project <p>] [--location <l>] [--impersonate] [--json]',
+    example: 'keyless doctor --spec examples/specs/nightly-summarizer.yaml',
+    options: {
+      spec: { type: 'string' },
+      pipeline: { type: 'string' },
+      store: { type: 'string' },
+      model: { type: 'string', multiple: true },
+      project: { type: 'string', short: 'p' },
+      location: { type: 'string' },
+      impersonate: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    positionals: [0, 0],
+    async run(args) {
+      const v = args.values;
+      const fromSpec = typeof v.spec === 'string' ? doctorOptionsFromSpec(await loadSpec(v.spec), process.env) : undefined;
+      const models = (v.model as string[] | undefined) ?? fromSpec?.models ?? [];
+      if (models.length === 0) throw new UserError('keyless doctor needs the models to call', ExitCode.Usage, 'pass --spec <file> or --model <id>');
+      const report = await runDoctor({
+        ...fromSpec,
+        env: process.env,
+        models,
+        pipeline: (v.pipeline as string | undefined) ?? fromSpec?.pipeline,
+        routeStore: (v.store as string | undefined) ?? fromSpec?.routeStore,
+        project: (v.project as string | undefined) ?? fromSpec?.project,
+        location: (v.location as string | undefined) ?? fromSpec?.location,
+        vertexAuth: v.impersonate ? 'impersonate' : 'adc',
+      });
+      if (v.json) json(report.findings);
+      else for (const line of renderFindings(report.findings)) print(line);
+      return report.exitCode;
     },
   },
   emulator: {

@@ -1,0 +1,229 @@
+// `keyless doctor`: run inside a pipeline's own environment before its schedule is switched, the
+// seed article's "one live call from the same environment". Each check becomes a finding with a
+// fix; any blocking finding makes the exit code non-zero.
+
+import { GoogleAuth } from 'google-auth-library';
+import { describeGoogleError, isApiKeyRejection } from '../../activities/google-errors';
+import type { Route } from '../../contracts/route';
+import type { PipelineSpec } from '../../contracts/spec';
+import { apiKeyFromEnv, createGeminiClient, environmentConflicts, routeSourceFromStore, type RouteSource } from '../../gemini-client';
+import { createGoogleClients, endpointConfigFromEnv } from '../../activities/google-clients';
+import { ExitCode } from '../errors';
+
+/** One check's result. */
+export interface Finding {
+  check: 'environment' | 'adc' | 'project' | 'location' | 'route' | 'api-key' | 'vertex-call' | 'key-call';
+  ok: boolean;
+  /** The pipeline would fail (or switch blindly) if it went ahead. */
+  blocking: boolean;
+  message: string;
+  /** What to do; empty when ok. */
+  fix: string;
+}
+
+export interface DoctorOptions {
+  pipeline?: string;
+  /** The spec's route.store (`file://dir` or `gs://bucket/prefix`). */
+  routeStore?: string;
+  models: string[];
+  /** The pipeline's environment; ADC itself reads process.env, as it would in the pipeline. */
+  env: Record<string, string | undefined>;
+  /** Used when no route is published yet; else GOOGLE_CLOUD_PROJECT / ADC and GOOGLE_CLOUD_LOCATION. */
+  project?: string;
+  location?: string;
+  /** The account the pipeline should act as on Vertex, when no route names it yet (the spec's). */
+  serviceAccount?: string;
+  /** As in createGeminiClient: call Vertex as ADC itself, or as the route's account by impersonation. */
+  vertexAuth?: 'adc' | 'impersonate';
+}
+
+export interface DoctorReport {
+  findings: Finding[];
+  exitCode: number;
+}
+
+const ROLE = 'roles/aiplatform.user';
+const PROMPT = 'Reply with the single word: ready';
+
+/** The doctor's inputs from a pipeline spec. */
+export function doctorOptionsFromSpec(spec: PipelineSpec, env: Record<string, string | undefined>): DoctorOptions {
+  return {
+    pipeline: spec.pipeline,
+    routeStore: spec.route.store,
+    models: spec.vertex.models,
+    env,
+    project: spec.project,
+    location: spec.vertex.location,
+    serviceAccount: `${spec.serviceAccount.accountId}@${spec.project}.iam.gserviceaccount.com`,
+  };
+}
+
+export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
+  const findings: Finding[] = [];
+  const add = (f: Omit<Finding, 'fix'> & { fix?: string }) => findings.push({ ...f, fix: f.ok ? '' : (f.fix ?? '') });
+
+  const conflicts = environmentConflicts(options.env);
+  for (const c of conflicts) add({ check: 'environment', ok: false, blocking: true, message: c.message, fix: `unset ${c.remove} in the pipeline's environment` });
+  if (conflicts.length === 0) add({ check: 'environment', ok: true, blocking: false, message: 'no conflicting Gemini or Vertex variables' });
+
+  const adc = await resolveAdc();
+  if (adc.principal) add({ check: 'adc', ok: true, blocking: false, message: `Application Default Credentials resolve to ${adc.principal}` });
+  else {
+    add({
+      check: 'adc',
+      ok: false,
+      blocking: true,
+      message: `Application Default Credentials do not resolve: ${adc.error}`,
+      fix: 'run the pipeline as its service account (attached to the VM, Cloud Run job or CI runner), or set GOOGLE_APPLICATION_CREDENTIALS; on a laptop, gcloud auth application-default login',
+    });
+  }
+
+  const route = await checkRoute(options, add);
+  const project = route?.project ?? options.project ?? options.env.GOOGLE_CLOUD_PROJECT ?? adc.project;
+  const location = route?.location ?? options.location ?? options.env.GOOGLE_CLOUD_LOCATION;
+  if (project) add({ check: 'project', ok: true, blocking: false, message: `project ${project}${route ? ' (from the route)' : ''}` });
+  else add({ check: 'project', ok: false, blocking: true, message: 'no Google Cloud project: no route, no GOOGLE_CLOUD_PROJECT, and ADC names none', fix: 'set GOOGLE_CLOUD_PROJECT in the pipeline\'s environment' });
+  if (location) add({ check: 'location', ok: true, blocking: false, message: `Vertex location ${location}${route ? ' (from the route)' : ''}` });
+  else add({ check: 'location', ok: false, blocking: true, message: 'no Vertex location: no route and no GOOGLE_CLOUD_LOCATION', fix: 'set GOOGLE_CLOUD_LOCATION (e.g. global) or give the spec' });
+
+  const expected = route?.serviceAccount ?? options.serviceAccount;
+  const principal = (options.vertexAuth === 'impersonate' ? expected : undefined) ?? adc.principal;
+  if (expected && options.vertexAuth !== 'impersonate' && adc.principal && adc.principal !== expected) {
+    add({
+      check: 'adc',
+      ok: false,
+      blocking: false,
+      message: `the ${route ? 'route' : 'spec'} names ${expected} but this environment's ADC is ${adc.principal}; Vertex calls would be made (and billed, and watched by the canary) as ${adc.principal}`,
+      fix: `run the pipeline as ${expected}, or create the client with vertexAuth: 'impersonate'`,
+    });
+  }
+
+  if (conflicts.length > 0) {
+    add({ check: 'vertex-call', ok: false, blocking: true, message: 'live calls skipped: the Gemini client refuses to start in this environment', fix: 'fix the environment findings above, then run keyless doctor again' });
+  } else if (project && location && (adc.principal || options.vertexAuth === 'impersonate')) {
+    const vertexRoute: Route = route ?? {
+      pipeline: options.pipeline ?? 'doctor',
+      generation: 0,
+      vertexPercent: 100,
+      project,
+      location,
+      serviceAccount: expected ?? principal ?? '',
+      updatedAt: new Date().toISOString(),
+    };
+    for (const model of options.models) await liveCall('vertex', model, { ...vertexRoute, vertexPercent: 100 }, options, add, principal);
+  }
+  // The key is still in use while the route keeps any share on it.
+  if (conflicts.length === 0 && (!route || route.vertexPercent < 100)) {
+    if (!apiKeyFromEnv(options.env)) {
+      add({
+        check: 'api-key',
+        ok: false,
+        blocking: true,
+        message: `the route ${route ? `sends ${100 - route.vertexPercent} % of runs` : 'is not published yet, so all runs go'} to the API key, and none is configured`,
+        fix: 'set GEMINI_API_KEY from the pipeline\'s secret store',
+      });
+    } else {
+      const keyRoute: Route = { ...(route ?? { pipeline: options.pipeline ?? 'doctor', generation: 0, project: project ?? '-', location: location ?? 'global', serviceAccount: '', updatedAt: new Date().toISOString() }), vertexPercent: 0 };
+      for (const model of options.models) await liveCall('key', model, keyRoute, options, add, principal);
+    }
+  }
+  const blocking = findings.some((f) => f.blocking);
+  return { findings, exitCode: blocking ? ExitCode.Failed : ExitCode.Ok };
+}
+
+async function resolveAdc(): Promise<{ principal?: string; project?: string; error?: string }> {
+  try {
+    const auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
+    const credentials = await auth.getCredentials();
+    const project = await auth.getProjectId().catch(() => undefined);
+    // A token proves the credentials work, not merely that a file or metadata server exists.
+    await (await auth.getClient()).getAccessToken();
+    return { principal: credentials.client_email ?? 'an identity without an email (user credentials)', ...(project ? { project } : {}) };
+  } catch (err) {
+    return { error: describeGoogleError(err).message.split('\n')[0] };
+  }
+}
+
+async function checkRoute(options: DoctorOptions, add: (f: Omit<Finding, 'fix'> & { fix?: string }) => void): Promise<Route | undefined> {
+  if (!options.pipeline || !options.routeStore) {
+    add({ check: 'route', ok: false, blocking: false, message: 'no pipeline and route store given: the route was not checked', fix: 'pass --spec <file>, or --pipeline and --store' });
+    return undefined;
+  }
+  let source: RouteSource;
+  try {
+    const clients = () => createGoogleClients(endpointConfigFromEnv(options.env)).storage;
+    source = routeSourceFromStore(options.routeStore, options.pipeline, clients);
+  } catch (err) {
+    add({ check: 'route', ok: false, blocking: true, message: (err as Error).message, fix: 'use the route.store of the pipeline\'s spec' });
+    return undefined;
+  }
+  try {
+    const route = await source.read();
+    if (!route) {
+      add({ check: 'route', ok: true, blocking: false, message: `no route at ${source.location} yet: the pipeline uses its API key until keyless publishes one` });
+      return undefined;
+    }
+    if (route.pipeline !== options.pipeline) throw new Error(`it holds the route of ${route.pipeline}`);
+    add({ check: 'route', ok: true, blocking: false, message: `route ${source.location}: generation ${route.generation}, ${route.vertexPercent} % on Vertex as ${route.serviceAccount} in ${route.location}` });
+    return route;
+  } catch (err) {
+    add({
+      check: 'route',
+      ok: false,
+      blocking: true,
+      message: `cannot read the route at ${source.location}: ${describeGoogleError(err).message.split('\n')[0]}`,
+      fix: options.routeStore.startsWith('gs://')
+        ? 'grant the pipeline\'s account roles/storage.objectViewer on the bucket, and check the bucket name'
+        : 'make the directory readable by the pipeline, and let keyless publish the route again (a corrupt document is replaced by the next publication)',
+    });
+    return undefined;
+  }
+}
+
+async function liveCall(
+  path: 'vertex' | 'key',
+  model: string,
+  route: Route,
+  options: DoctorOptions,
+  add: (f: Omit<Finding, 'fix'> & { fix?: string }) => void,
+  principal: string | undefined,
+): Promise<void> {
+  const check = path === 'vertex' ? 'vertex-call' : 'key-call';
+  const where = path === 'vertex' ? `Vertex (${route.project}, ${route.location}) as ${principal}` : 'the Gemini API with the key';
+  try {
+    // The library itself makes the call, so doctor tests the exact path the pipeline takes.
+    const client = createGeminiClient({
+      pipeline: route.pipeline,
+      route: { location: 'doctor', read: async () => route },
+      env: options.env,
+      vertexAuth: options.vertexAuth ?? 'adc',
+    });
+    const response = await client.models.generateContent({ model, contents: PROMPT, config: { maxOutputTokens: 16 } });
+    add({ check, ok: true, blocking: false, message: `${model} answered on ${where}${response.modelVersion ? ` (modelVersion ${response.modelVersion})` : ''}` });
+  } catch (err) {
+    const info = describeGoogleError(err);
+    add({ check, ok: false, blocking: true, message: `${model} failed on ${where}: ${info.httpStatus} ${info.status}${info.reason ? ` ${info.reason}` : ''}: ${info.message.split('\n')[0]}`, fix: fixFor(path, info, model, route, principal) });
+  }
+}
+
+function fixFor(path: 'vertex' | 'key', info: ReturnType<typeof describeGoogleError>, model: string, route: Route, principal: string | undefined): string {
+  if (path === 'key' && isApiKeyRejection(info)) return 'the key itself is refused (retired, restricted or invalid): migrate this pipeline with keyless migrate, or restrict the key to the Generative Language API meanwhile';
+  if (path === 'vertex' && info.httpStatus === 403) {
+    return `missing role: grant ${ROLE} to ${principal ?? 'the service account'}: gcloud projects add-iam-policy-binding ${route.project} --member=serviceAccount:${principal ?? '<account>'} --role=${ROLE} (keyless migrate does this at provision)`;
+  }
+  if (path === 'vertex' && info.httpStatus === 404) return `model not served: ${model} is not served by Vertex in ${route.location}; pick a location that serves it (e.g. global or us-central1) or another model, in the spec's vertex section`;
+  if (info.httpStatus === 0) return 'the endpoint is unreachable from here: check egress and proxies';
+  return 'see the message; rerun keyless doctor after fixing it';
+}
+
+/** Findings as lines for a terminal: a mark, the check, the message, and the fix under it. */
+export function renderFindings(findings: Finding[]): string[] {
+  const lines: string[] = [];
+  for (const f of findings) {
+    lines.push(`${f.ok ? 'ok  ' : f.blocking ? 'FAIL' : 'warn'} ${f.check}: ${f.message}`);
+    if (!f.ok && f.fix) lines.push(`     fix: ${f.fix}`);
+  }
+  const blocking = findings.filter((f) => f.blocking).length;
+  lines.push(blocking ? `${blocking} blocking finding${blocking === 1 ? '' : 's'}: do not switch this pipeline yet` : 'no blocking findings');
+  return lines;
+}
