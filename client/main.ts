@@ -3,7 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ApprovalSchema, RollbackRequestSchema } from '../contracts/messages';
-import { FixtureError, runEmulatorCommand } from '../emulator';
+import { FixtureError, MetadataPortError, runEmulatorCommand } from '../emulator';
 import { createGoogleClients, endpointConfigFromEnv } from '../activities/google-clients';
 import { runWorker } from '../worker/worker';
 import { loadTemporalConfig, connectClient } from './connect';
@@ -132,9 +132,9 @@ const COMMANDS: Record<string, Command> = {
   },
   emulator: {
     summary: 'Run the embedded Google Cloud emulator alone; prints one JSON line when ready',
-    usage: 'keyless emulator [--port <n>] [--fixture <file|demo>] [--state <file>] [--credentials-dir <dir>]',
-    example: 'keyless emulator --port 7280 --fixture demo --state .keyless/emulator-state.json',
-    options: { port: { type: 'string' }, fixture: { type: 'string' }, state: { type: 'string' }, 'credentials-dir': { type: 'string' } },
+    usage: 'keyless emulator [--port <n>] [--fixture <file|demo>] [--state <file>] [--credentials-dir <dir>] [--metadata-port <n>]',
+    example: 'keyless emulator --port 7280 --metadata-port 7281 --fixture demo --state .keyless/emulator-state.json',
+    options: { port: { type: 'string' }, fixture: { type: 'string' }, state: { type: 'string' }, 'credentials-dir': { type: 'string' }, 'metadata-port': { type: 'string' } },
     positionals: [0, 0],
     async run(args) {
       try {
@@ -143,9 +143,12 @@ const COMMANDS: Record<string, Command> = {
           fixture: (args.values.fixture as string | undefined) ?? 'demo',
           state: args.values.state as string | undefined,
           credentialsDir: args.values['credentials-dir'] as string | undefined,
+          metadataPort: portFlag(args, 'metadata-port'),
         });
       } catch (err) {
         if (err instanceof FixtureError) throw new UserError(err.message, ExitCode.Config);
+        // Checked before the generic EADDRINUSE below: a metadata port clash is not a --port clash.
+        if (err instanceof MetadataPortError) throw new UserError(err.message, ExitCode.Unavailable, 'pick another with --metadata-port');
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UserError(`port ${portFlag(args, 'port') ?? 7280} is already in use`, ExitCode.Unavailable, 'pick another with --port');
         throw err;
       }

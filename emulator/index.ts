@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { RouteDef } from './core/contract';
 import { EmulatorCore } from './core/core';
 import { demoFixture } from './core/demo';
-import { loadFixtureFile, parseFixture, type Fixture, type FixtureInput } from './core/fixture';
+import { FixtureError, loadFixtureFile, parseFixture, type Fixture, type FixtureInput } from './core/fixture';
 import { mountGenerativeSurfaces } from './core/generative-mount';
 import { closeServer, listen, Router } from './core/http';
 import { serviceAccountKeyFile } from './core/identity';
@@ -34,6 +34,27 @@ export interface StartEmulatorOptions {
   credentialsDir?: string;
   /** The emulator's start clock (tests); the admin clock endpoint moves it further. */
   now?: () => Date;
+  /**
+   * Fixed metadata-server ports by account email (each account is attached at start), for
+   * deployments that must set `GCE_METADATA_HOST` before the emulator runs, e.g. containers.
+   * A port that cannot be bound fails the start instead of moving elsewhere.
+   */
+  metadataPorts?: Record<string, number>;
+}
+
+/** The emulator could not bind an account's fixed metadata port. */
+export class MetadataPortError extends Error {
+  readonly code: string | undefined;
+  constructor(
+    readonly email: string,
+    readonly port: number,
+    cause: unknown,
+  ) {
+    const code = (cause as NodeJS.ErrnoException)?.code;
+    super(`cannot serve metadata for ${email} on 127.0.0.1:${port}: ${code === 'EADDRINUSE' ? 'port already in use' : (cause as Error)?.message ?? String(cause)}`);
+    this.name = 'MetadataPortError';
+    this.code = code;
+  }
 }
 
 /** A running emulator. */
@@ -61,7 +82,17 @@ function resolveFixture(fixture: StartEmulatorOptions['fixture'], now?: () => Da
   return parseFixture(fixture, 'fixture');
 }
 
+function checkMetadataPorts(ports: Record<string, number>): void {
+  for (const [email, port] of Object.entries(ports)) {
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new RangeError(`metadata port for ${email} must be an integer in 1..65535, got ${port}`);
+  }
+  const used = Object.values(ports);
+  if (new Set(used).size !== used.length) throw new RangeError('two accounts cannot share one metadata port: the port is what tells the accounts apart');
+}
+
 export async function startEmulator(options: StartEmulatorOptions): Promise<RunningEmulator> {
+  const fixedPorts = options.metadataPorts ?? {};
+  checkMetadataPorts(fixedPorts);
   const fixture = resolveFixture(options.fixture, options.now);
   const core = await EmulatorCore.create({ fixture, ...(options.statePath ? { statePath: options.statePath } : {}), ...(options.now ? { now: options.now } : {}) });
   const metadataServers = new Map<string, { server: Server; host: string }>();
@@ -76,9 +107,17 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
         if (!core.liveServiceAccount(email)) throw new Error(`unknown service account ${email}`);
         const router = new Router(metadataRoutes(core, email));
         const listener = { core, router, notFound: metadataNotFound };
+        const fixed = fixedPorts[email];
         // Reuse the port from before a restart, so processes configured with it keep working.
         const previous = core.state.metadataPorts?.[email];
-        const { server, port } = previous ? await listen(listener, previous).catch(() => listen(listener, 0)) : await listen(listener, 0);
+        const { server, port } =
+          fixed !== undefined
+            ? await listen(listener, fixed).catch((err: unknown) => {
+                throw new MetadataPortError(email, fixed, err);
+              })
+            : previous
+              ? await listen(listener, previous).catch(() => listen(listener, 0))
+              : await listen(listener, 0);
         core.state.metadataPorts = { ...core.state.metadataPorts, [email]: port };
         core.markDirty();
         const host = `127.0.0.1:${port}`;
@@ -86,6 +125,8 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
         pendingAttach.delete(email);
         return host;
       })();
+      // A failed attach may be retried (e.g. after the account is undeleted).
+      pending.catch(() => pendingAttach.delete(email));
       pendingAttach.set(email, pending);
     }
     return pending;
@@ -107,8 +148,15 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
   ];
   router.add(routes);
 
-  for (const account of Object.values(core.state.serviceAccounts)) {
-    if (account.attachable && !account.deleteTime) await attach(account.email);
+  try {
+    for (const email of Object.keys(fixedPorts)) await attach(email);
+    for (const account of Object.values(core.state.serviceAccounts)) {
+      if (account.attachable && !account.deleteTime) await attach(account.email);
+    }
+  } catch (err) {
+    await Promise.all([closeServer(server), ...[...metadataServers.values()].map(({ server: s }) => closeServer(s))]);
+    await core.close();
+    throw err;
   }
 
   if (options.credentialsDir) {
@@ -162,6 +210,8 @@ export interface EmulatorCommandArgs {
   fixture: string;
   state?: string;
   credentialsDir?: string;
+  /** A fixed metadata port for the orchestrator (the fixture's first attachable account). */
+  metadataPort?: number;
   /** Where the ready line goes (default stdout). */
   out?: (line: string) => void;
 }
@@ -170,10 +220,17 @@ export interface EmulatorCommandArgs {
 export interface EmulatorReadyLine {
   baseUrl: string;
   metadataHosts: Record<string, string>;
-  /** The first attachable account: the one keyless runs as in the embedded default. */
+  /** The first attachable account (the one given `metadataPort`): keyless runs as it in the embedded default. */
   orchestrator?: { email: string; env: Record<string, string> };
   credentialsDir?: string;
   stateFile?: string;
+}
+
+/** The account `keyless emulator` reports as the orchestrator: the fixture's first attachable one. */
+function orchestratorOf(fixture: Fixture, origin: string): string {
+  const account = fixture.serviceAccounts.find((a) => a.attachable);
+  if (!account) throw new FixtureError(origin, ['serviceAccounts: --metadata-port needs an account with attachable: true']);
+  return `${account.accountId}@${account.project}.iam.gserviceaccount.com`;
 }
 
 /**
@@ -182,17 +239,19 @@ export interface EmulatorReadyLine {
  */
 export async function runEmulatorCommand(args: EmulatorCommandArgs): Promise<void> {
   const fixture = args.fixture === 'demo' ? demoFixture() : await loadFixtureFile(args.fixture);
+  const pinned = args.metadataPort !== undefined ? orchestratorOf(fixture, args.fixture) : undefined;
   const emulator = await startEmulator({
     port: args.port,
     fixture,
+    ...(pinned ? { metadataPorts: { [pinned]: args.metadataPort! } } : {}),
     ...(args.state ? { statePath: args.state } : {}),
     ...(args.credentialsDir ? { credentialsDir: args.credentialsDir } : {}),
   });
-  const attachable = Object.values(emulator.core.state.serviceAccounts).find((a) => a.attachable && !a.deleteTime);
+  const orchestrator = pinned ?? Object.values(emulator.core.state.serviceAccounts).find((a) => a.attachable && !a.deleteTime)?.email;
   const ready: EmulatorReadyLine = {
     baseUrl: emulator.baseUrl,
     metadataHosts: emulator.metadataHosts,
-    ...(attachable ? { orchestrator: { email: attachable.email, env: await emulator.envFor(attachable.email) } } : {}),
+    ...(orchestrator ? { orchestrator: { email: orchestrator, env: await emulator.envFor(orchestrator) } } : {}),
     ...(args.credentialsDir ? { credentialsDir: args.credentialsDir } : {}),
     ...(args.state ? { stateFile: args.state } : {}),
   };

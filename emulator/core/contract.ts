@@ -63,4 +63,10 @@ export interface RouteDef {
    * except on the gemini, vertex and monitoring surfaces whose POSTs only read.
    */
   mutates?: boolean;
+  /**
+   * Called when the core answers the call with an injected fault instead of running the handler,
+   * so surfaces that meter traffic (Gemini, Vertex) still count the failure, as Google's own
+   * accounting does for its 429s and 5xx.
+   */
+  onInjectedFault?: (req: EmuRequest, fault: { status: number; latencyMs: number }) => void;
 }

@@ -192,7 +192,10 @@ async function runRoute(core: EmulatorCore, route: RouteDef, req: EmuRequest, bo
     const latency = core.addedLatencyMs(route.surface);
     if (latency > 0) await sleep(latency);
     const fault = core.injectedFault(route.surface);
-    if (fault) return fault;
+    if (fault) {
+      route.onInjectedFault?.(req, { status: fault.status ?? 500, latencyMs: latency });
+      return fault;
+    }
   }
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<EmuResponse>((resolve) => {

@@ -1,7 +1,7 @@
 // The Gemini Developer API (generativelanguage.googleapis.com): generateContent, streaming,
 // countTokens and the model catalog, authenticated by API key the way Google judges keys,
-// including the phased retirement of standard keys. Every request whose key resolves is counted
-// for Cloud Monitoring under `apikey:<uid>`.
+// including the phased retirement of standard keys. Every request whose key resolves, injected
+// faults included, is counted for Cloud Monitoring under `apikey:<uid>`.
 
 import type { EmuRequest, EmuResponse, RouteDef } from '../core/contract';
 import { GoogleApiError, type RpcStatus, unauthenticated } from '../core/errors';
@@ -29,12 +29,16 @@ const RPC_OF: Record<Action, string> = {
 
 /** The Gemini Developer API routes, on `v1beta` and `v1`. */
 export function geminiRoutes(ctx: GenerativeContext): RouteDef[] {
-  const route = (method: string, pattern: RegExp, action: Action | ((req: EmuRequest) => Action)): RouteDef => ({
-    method,
-    pattern,
-    surface: 'gemini',
-    handler: (req) => serveGemini(ctx, req, typeof action === 'function' ? action(req) : action),
-  });
+  const route = (method: string, pattern: RegExp, action: Action | ((req: EmuRequest) => Action)): RouteDef => {
+    const actionOf = (req: EmuRequest) => (typeof action === 'function' ? action(req) : action);
+    return {
+      method,
+      pattern,
+      surface: 'gemini',
+      handler: (req) => serveGemini(ctx, req, actionOf(req)),
+      onInjectedFault: (req, fault) => recordGeminiFault(ctx, req, actionOf(req), fault),
+    };
+  };
   return [
     route('POST', /^\/(?<version>v1|v1beta)\/models\/(?<model>[^/:]+):(?<action>generateContent|streamGenerateContent|countTokens)$/, (req) => req.params.action as Action),
     route('GET', /^\/(?<version>v1|v1beta)\/models$/, 'listModels'),
@@ -74,6 +78,38 @@ async function serveGemini(ctx: GenerativeContext, req: EmuRequest, action: Acti
     });
   }
   return response;
+}
+
+/**
+ * Counts an injected fault under the caller's credential: the key when it resolves (deleted keys
+ * never reach Google's quota system), or a service account's bearer token. Anything else is not
+ * attributable to a consumer and is not counted.
+ */
+function recordGeminiFault(ctx: GenerativeContext, req: EmuRequest, action: Action, fault: { status: number; latencyMs: number }): void {
+  const caller = faultCaller(ctx, req);
+  if (!caller) return;
+  const version = req.params.version!;
+  recordTraffic(ctx, {
+    time: ctx.now(),
+    project: caller.project,
+    service: GEMINI_SERVICE,
+    method: `google.ai.generativelanguage.${version}.${RPC_OF[action]}`,
+    version,
+    location: 'global',
+    credentialId: caller.credentialId,
+    responseCode: fault.status,
+    latencyMs: fault.latencyMs,
+  });
+}
+
+function faultCaller(ctx: GenerativeContext, req: EmuRequest): Caller | undefined {
+  const keyString = apiKeyOf(req);
+  if (keyString) {
+    const key = ctx.resolveApiKey(keyString);
+    return key && !key.deleted ? { project: key.project, credentialId: `apikey:${key.uid}` } : undefined;
+  }
+  const principal = req.headers.authorization ? ctx.resolveBearer(req.headers.authorization) : undefined;
+  return principal?.kind === 'serviceAccount' ? { project: principal.project, credentialId: `serviceaccount:${principal.uniqueId}` } : undefined;
 }
 
 /** Judges the request's credential; fills `caller` as soon as the consumer project is known. */

@@ -1,7 +1,7 @@
 // Vertex AI generateContent (aiplatform.googleapis.com) on the global and regional paths, v1 and
 // v1beta1: bearer tokens only, `aiplatform.endpoints.predict` through a role on the project that has
-// outlived the IAM propagation delay, and models served per location. Requests are counted for
-// Cloud Monitoring under `serviceaccount:<uniqueId>`.
+// outlived the IAM propagation delay, and models served per location. Requests, injected faults
+// included, are counted for Cloud Monitoring under `serviceaccount:<uniqueId>`.
 
 import type { EmuRequest, EmuResponse, Principal, RouteDef } from '../core/contract';
 import { GoogleApiError, permissionDenied } from '../core/errors';
@@ -34,6 +34,7 @@ export function vertexRoutes(ctx: GenerativeContext): RouteDef[] {
         /^\/(?<version>v1|v1beta1)\/projects\/(?<project>[^/]+)\/locations\/(?<location>[^/]+)\/publishers\/google\/models\/(?<model>[^/:]+):(?<action>generateContent|streamGenerateContent|countTokens)$/,
       surface: 'vertex',
       handler: (req) => serveVertex(ctx, req),
+      onInjectedFault: (req, fault) => recordVertexFault(ctx, req, fault),
     },
   ];
 }
@@ -79,6 +80,30 @@ async function serveVertex(ctx: GenerativeContext, req: EmuRequest): Promise<Emu
     });
   }
   return response;
+}
+
+/**
+ * Counts an injected fault against the project in the path, under the bearer's account, the way
+ * the served requests above are counted; an unresolvable token or project is not counted.
+ */
+function recordVertexFault(ctx: GenerativeContext, req: EmuRequest, fault: { status: number; latencyMs: number }): void {
+  const principal = req.headers.authorization ? ctx.resolveBearer(req.headers.authorization) : undefined;
+  const project = ctx.resolveProject(req.params.project!);
+  if (!principal || !project) return;
+  const credentialId = credentialIdOf(principal);
+  if (!credentialId) return;
+  const { version, location } = req.params as { version: string; location: string };
+  recordTraffic(ctx, {
+    time: ctx.now(),
+    project: project.projectId,
+    service: VERTEX_SERVICE,
+    method: `google.cloud.aiplatform.${version}.${RPC_OF[req.params.action as Action]}`,
+    version,
+    location,
+    credentialId,
+    responseCode: fault.status,
+    latencyMs: fault.latencyMs,
+  });
 }
 
 function credentialIdOf(principal: Principal): string {
