@@ -8,7 +8,7 @@ import { createGoogleClients, endpointConfigFromEnv } from '../activities/google
 import { runWorker } from '../worker/worker';
 import { loadTemporalConfig, connectClient } from './connect';
 import { ExitCode, UserError } from './errors';
-import { runDemo } from './commands/demo';
+import { renderDemoSummary, runDemo } from './commands/demo';
 import { doctorOptionsFromSpec, renderFindings, runDoctor } from './commands/doctor';
 import { fleetStatus, loadFleet, renderFleetStatus, startFleet } from './commands/fleet';
 import { runInventory } from './commands/inventory';
@@ -56,21 +56,22 @@ async function withClient<T>(fn: (client: Awaited<ReturnType<typeof connectClien
 
 const COMMANDS: Record<string, Command> = {
   demo: {
-    summary: 'Run keyless end to end on the embedded default (dev server, worker, sample pipelines)',
-    usage: 'keyless demo [--yes] [--json] [--port <n>] [--ui-port <n>]',
+    summary: 'Run keyless end to end on the embedded default: dev server, emulator, worker, sample pipelines and their migrations',
+    usage: 'keyless demo [--yes] [--json] [--port <n>] [--ui-port <n>] [--emulator-port <n>]',
     example: 'keyless demo --yes',
-    options: { yes: { type: 'boolean' }, json: { type: 'boolean' }, port: { type: 'string' }, 'ui-port': { type: 'string' } },
+    options: { yes: { type: 'boolean' }, json: { type: 'boolean' }, port: { type: 'string' }, 'ui-port': { type: 'string' }, 'emulator-port': { type: 'string' } },
     positionals: [0, 0],
     async run(args) {
-      const results = await runDemo({
+      const outcomes = await runDemo({
         yes: Boolean(args.values.yes),
         port: portFlag(args, 'port'),
         uiPort: portFlag(args, 'ui-port'),
+        emulatorPort: portFlag(args, 'emulator-port'),
         print: args.values.json ? () => undefined : print,
       });
-      if (args.values.json) json(results);
-      else for (const r of results) print(`${r.pipeline}: ${r.outcome} (${r.mutations.length} mutations)`);
-      return results.every((r) => r.outcome === 'completed') ? ExitCode.Ok : ExitCode.Failed;
+      if (args.values.json) json(outcomes);
+      else print(`\n${renderDemoSummary(outcomes)}`);
+      return outcomes.length > 0 && outcomes.every((o) => o.outcome !== 'running') ? ExitCode.Ok : ExitCode.Failed;
     },
   },
   dev: {

@@ -55,6 +55,8 @@ export interface MigrationStatus {
   paused: boolean;
   canary?: { step: number; of: number; percent: number };
   lastAnalysis?: CanaryAnalysis;
+  /** What the key saw during the soak: who still uses it when the migration is held. */
+  soak?: { keyRequests: number; byMethod: { method: string; responseCode: string; requests: number }[] };
   vertexPercent: number;
   mutations: Mutation[];
   decisions: Decision[];

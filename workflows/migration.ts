@@ -208,6 +208,7 @@ export class Migration {
       paused: this.paused,
       canary: this.stage === 'canary' ? { step: this.canaryStep + 1, of: steps.length, percent: steps[this.canaryStep]?.percent ?? 100 } : undefined,
       lastAnalysis: this.analyses.at(-1),
+      soak: this.facts.soak,
       vertexPercent: this.vertexPercent,
       mutations: this.mutations,
       decisions: this.decisions,

@@ -1,64 +1,124 @@
-// `keyless demo`: the product on the embedded default, with nothing configured. It starts the
-// dev stack, migrates the sample pipelines and prints where to approve them.
+// `keyless demo`: the product on the embedded default, with nothing configured. It starts the dev
+// stack (Temporal dev server, the emulator with the demo estate, a worker), the sample headless
+// pipelines, prints the key audit, migrates the three sample pipelines, shows their progress and
+// ends with a summary: one completes, one rolls back at the probe, one is held at soak because a
+// legacy job still uses its key.
 
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
+import { createGoogleClients, endpointConfigFromEnv } from '../../activities/google-clients';
 import { migrationWorkflowId } from '../../contracts/names';
+import { durationMs, type PipelineSpec } from '../../contracts/spec';
 import { APPROVAL_STAGES } from '../../contracts/stages';
-import type { MigrationResult } from '../../contracts/status';
+import type { MigrationResult, MigrationStatus } from '../../contracts/status';
+import { startSamplePipelines } from '../../examples/pipelines';
 import { loadSpec } from '../spec-file';
 import { startDevStack, stopRequested, type DevStackOptions } from './dev';
+import { runInventory } from './inventory';
 import { startMigration } from './migrate';
-import { migrationStatus, sendDecision } from './operate';
+import { sendDecision } from './operate';
 
-export const DEMO_SPECS = [fileURLToPath(new URL('../../examples/specs/nightly-summarizer.yaml', import.meta.url))];
+export const DEMO_SPECS = ['nightly-summarizer', 'ticket-triage', 'report-digest'].map((name) => fileURLToPath(new URL(`../../examples/specs/${name}.yaml`, import.meta.url)));
 
 export interface DemoOptions extends DevStackOptions {
   /** Approve every waiting stage without a person. */
   yes: boolean;
   print: (line: string) => void;
+  /** Longest the demo waits for its migrations to settle (default 10 minutes). */
+  timeoutMs?: number;
 }
 
-export async function runDemo(options: DemoOptions): Promise<MigrationResult[]> {
+/** How one migration of the demo ended. */
+export interface DemoOutcome {
+  pipeline: string;
+  outcome: MigrationResult['outcome'] | 'running';
+  stage: string;
+  detail: string;
+  mutations: number;
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoOutcome[]> {
   const specs = await Promise.all(DEMO_SPECS.map((path) => loadSpec(path)));
   const stack = await startDevStack(options);
-  const stopSignal = stopRequested();
+  const stop = stopRequested();
+  // A short route TTL so the jobs follow each canary step well within the demo's 5-second bakes.
+  const samples = startSamplePipelines({ env: process.env, routesStore: 'file://.keyless/routes', stopSignal: stop, intervalMs: 1_000, routeTtlMs: 1_000 });
   try {
     options.print(`Temporal UI: ${stack.uiUrl}`);
-    const client = stack.client;
-    const results: Promise<MigrationResult>[] = [];
-    for (const spec of specs) {
-      const workflowId = migrationWorkflowId(spec.project, spec.pipeline);
-      const running = await client.workflow.getHandle(workflowId).describe().then((d) => d.status.name === 'RUNNING', () => false);
-      // Running the demo again resumes the migrations it left in .keyless/ instead of starting over.
-      if (!running) await startMigration(client, stack.taskQueue, spec);
-      const link = `${stack.uiUrl}/namespaces/${stack.namespace}/workflows/${encodeURIComponent(workflowId)}`;
-      options.print(`${spec.pipeline}: migration ${running ? 'resumed' : 'started'}; approve the cutover at ${link}`);
-      const result = client.workflow.getHandle(workflowId).result();
-      if (options.yes) void approveWhenAsked(client, spec.pipeline, spec.project, result, options.print);
-      results.push(result);
-    }
-    const all = Promise.all(results);
-    const outcome = await Promise.race([all, stopSignal.then(() => undefined)]);
-    return outcome ?? [];
+    options.print(`Google Cloud: the emulator at ${stack.emulator?.baseUrl ?? 'Google'}`);
+    options.print('');
+    await runInventory({ project: 'demo-project', json: false, clients: createGoogleClients(endpointConfigFromEnv(process.env)), print: options.print });
+    options.print('');
+    for (const spec of specs) await startOrResume(stack.client, stack.taskQueue, spec, stack.uiUrl, options.print);
+    const settled = await Promise.race([followUntilSettled(stack.client, specs, options), stop.then(() => undefined)]);
+    return settled ?? [];
   } finally {
+    await samples.stop();
     await stack.stop();
   }
 }
 
-/** With --yes: approves each stage the migration waits on, until it finishes. */
-async function approveWhenAsked(client: Client, pipeline: string, project: string, finished: Promise<unknown>, print: (line: string) => void): Promise<void> {
-  let done = false;
-  void finished.finally(() => (done = true)).catch(() => undefined);
-  while (!done) {
-    const status = await migrationStatus(client, { pipeline, project }).catch(() => undefined);
-    const stage = APPROVAL_STAGES.find((s) => status?.waitingFor === `approve(stage: ${s})`);
-    if (stage) {
-      await sendDecision(client, { pipeline, project }, 'approve', { stage, by: 'keyless-demo --yes' }).then(
-        () => print(`${pipeline}: ${stage} approved (--yes)`),
-        () => undefined,
-      );
+async function startOrResume(client: Client, taskQueue: string, spec: PipelineSpec, uiUrl: string, print: (line: string) => void): Promise<void> {
+  const workflowId = migrationWorkflowId(spec.project, spec.pipeline);
+  const running = await client.workflow.getHandle(workflowId).describe().then((d) => d.status.name === 'RUNNING', () => false);
+  // Running the demo again resumes the migrations it left in .keyless/ instead of starting over.
+  if (!running) await startMigration(client, taskQueue, spec);
+  print(`${spec.pipeline}: migration ${running ? 'resumed' : 'started'}: ${uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`);
+}
+
+/** Prints each change of stage, approves when --yes, and returns once every migration has ended or is held. */
+async function followUntilSettled(client: Client, specs: PipelineSpec[], options: DemoOptions): Promise<DemoOutcome[]> {
+  const last = new Map<string, string>();
+  const heldSince = new Map<string, number>();
+  const deadline = Date.now() + (options.timeoutMs ?? 10 * 60_000);
+  for (;;) {
+    const outcomes = await Promise.all(specs.map((spec) => outcomeOf(client, spec)));
+    for (const [i, spec] of specs.entries()) {
+      const { status, outcome } = outcomes[i]!;
+      // One line per change of stage or canary step, not per analysis.
+      const where = `${outcome.outcome} ${outcome.stage} ${status?.canary?.step ?? ''} ${status?.waitingFor ?? ''}`;
+      const line = outcome.outcome === 'running' ? `${outcome.stage}: ${status?.next ?? ''}` : `${outcome.outcome}: ${outcome.detail}`;
+      if (last.get(spec.pipeline) !== where) options.print(`${spec.pipeline.padEnd(20)} ${line}`);
+      last.set(spec.pipeline, where);
+      if (outcome.outcome === 'held') heldSince.set(spec.pipeline, heldSince.get(spec.pipeline) ?? Date.now());
+      else heldSince.delete(spec.pipeline);
+      const stage = APPROVAL_STAGES.find((s) => status?.waitingFor === `approve(stage: ${s})`);
+      if (options.yes && stage) {
+        await sendDecision(client, { pipeline: spec.pipeline, project: spec.project }, 'approve', { stage, by: 'keyless-demo --yes' }).catch(() => undefined);
+      }
     }
-    await new Promise((r) => setTimeout(r, 250));
+    // A hold counts as an outcome once it outlasts two soaks: a job that only lagged behind the
+    // route stops calling with the key, and the migration moves on by itself.
+    const settled = outcomes.every(({ outcome }, i) => {
+      if (outcome.outcome === 'held') return Date.now() - heldSince.get(outcome.pipeline)! > 2 * durationMs(specs[i]!.soak.duration);
+      return outcome.outcome !== 'running';
+    });
+    if (settled || Date.now() > deadline) return outcomes.map((o) => o.outcome);
+    await new Promise((r) => setTimeout(r, 1_000));
   }
+}
+
+async function outcomeOf(client: Client, spec: PipelineSpec): Promise<{ status?: MigrationStatus; outcome: DemoOutcome }> {
+  const handle = client.workflow.getHandle(migrationWorkflowId(spec.project, spec.pipeline));
+  const description = await handle.describe();
+  if (description.status.name !== 'RUNNING') {
+    const result = (await handle.result()) as MigrationResult;
+    const detail = result.rollback ? `${result.rollback.failureType}: ${result.rollback.reason}` : `finalized (${spec.finalize.action})`;
+    return { outcome: { pipeline: spec.pipeline, outcome: result.outcome, stage: result.finalStage, detail, mutations: result.mutations.length } };
+  }
+  const status = await handle.query<MigrationStatus>('status');
+  if (status.stage === 'held') {
+    const top = status.soak?.byMethod[0];
+    const who = top ? `the key still sees traffic: ${status.soak!.keyRequests} requests during the soak, e.g. ${top.requests}× ${top.method.split('.').pop()} → ${top.responseCode}` : status.next;
+    return { status, outcome: { pipeline: spec.pipeline, outcome: 'held', stage: status.stage, detail: who, mutations: status.mutations.length } };
+  }
+  return { status, outcome: { pipeline: spec.pipeline, outcome: 'running', stage: status.stage, detail: status.next, mutations: status.mutations.length } };
+}
+
+/** The summary table people read at the end of the demo. */
+export function renderDemoSummary(outcomes: DemoOutcome[]): string {
+  const width = Math.max(8, ...outcomes.map((o) => o.pipeline.length));
+  const lines = [`${'pipeline'.padEnd(width)}  ${'outcome'.padEnd(12)} ${'mutations'.padEnd(10)} detail`];
+  for (const o of outcomes) lines.push(`${o.pipeline.padEnd(width)}  ${o.outcome.padEnd(12)} ${String(o.mutations).padEnd(10)} ${o.detail}`);
+  return lines.join('\n');
 }
