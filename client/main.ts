@@ -3,6 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ApprovalSchema, RollbackRequestSchema } from '../contracts/messages';
+import { OFF_PATH_STAGES, STAGES } from '../contracts/stages';
 import { FixtureError, MetadataPortError, runEmulatorCommand } from '../emulator';
 import { createGoogleClients, endpointConfigFromEnv } from '../activities/google-clients';
 import { runWorker } from '../worker/worker';
@@ -14,7 +15,7 @@ import { fleetStatus, loadFleet, renderFleetStatus, startFleet } from './command
 import { runInventory } from './commands/inventory';
 import { startDevStack, stopRequested } from './commands/dev';
 import { awaitMigration, startMigration } from './commands/migrate';
-import { migrationStatus, requestRollback, sendDecision, sendOperatorSignal, type MigrationRef } from './commands/operate';
+import { listMigrations, migrationStatus, requestRollback, sendDecision, sendOperatorSignal, type MigrationRef } from './commands/operate';
 import { specJsonSchema } from './commands/schema';
 import { loadSpec } from './spec-file';
 
@@ -244,6 +245,23 @@ const COMMANDS: Record<string, Command> = {
         print(`next: ${status.next}`);
         print(`vertex: ${status.vertexPercent}%  mutations: ${status.mutations.length}`);
       }
+      return ExitCode.Ok;
+    },
+  },
+  list: {
+    summary: 'List migrations from Temporal visibility, optionally at one stage',
+    usage: 'keyless list [--stage <stage>] [--running] [--json]',
+    example: 'keyless list --stage approve-cutover',
+    options: { stage: { type: 'string' }, running: { type: 'boolean' }, json: { type: 'boolean' } },
+    positionals: [0, 0],
+    async run(args) {
+      const stage = args.values.stage as string | undefined;
+      const stages: readonly string[] = [...STAGES, ...OFF_PATH_STAGES];
+      if (stage && !stages.includes(stage)) throw new UserError(`--stage must be one of: ${stages.join(', ')}`, ExitCode.Usage);
+      const listings = await withClient(({ client }) => listMigrations(client, { stage, running: Boolean(args.values.running) }));
+      if (args.values.json) json(listings);
+      else if (listings.length === 0) print('no migrations');
+      else for (const l of listings) print(`${(l.pipeline ?? l.workflowId).padEnd(28)} ${(l.project ?? '').padEnd(20)} ${(l.stage ?? '').padEnd(18)} ${l.status.padEnd(11)} ${l.startTime}`);
       return ExitCode.Ok;
     },
   },

@@ -8,7 +8,15 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 quiet=0
-[ "${1:-}" = "--quiet" ] && quiet=1
+test_tools=0
+for arg in "$@"; do
+  case "$arg" in
+    --quiet) quiet=1 ;;
+    # Only the test suite needs these: bin/keyless never installs a browser.
+    --test) test_tools=1 ;;
+    *) echo "setup: unknown option $arg (use --quiet and/or --test)" >&2; exit 2 ;;
+  esac
+done
 say() { [ "$quiet" = 1 ] || echo "setup: $*" >&2; }
 
 lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
@@ -22,4 +30,10 @@ else
   say "npm packages up to date"
 fi
 
-bash scripts/temporal-binaries.sh ${1:-}
+bash scripts/temporal-binaries.sh "$([ "$quiet" = 1 ] && echo --quiet)"
+
+if [ "$test_tools" = 1 ] && [ -z "${KEYLESS_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  # The browser test drives the Temporal UI in Debian's Chromium (Playwright cannot download browsers here).
+  echo "setup: installing Chromium for the browser test (apt-get install -y chromium)" >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+fi

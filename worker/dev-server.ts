@@ -45,7 +45,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     await mkdir(dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);
   }
-  if (uiPort) args.push('--ui-port', String(uiPort));
+  // The UI's newsfeed is fetched from temporal.io: nothing here may reach outside the machine.
+  if (uiPort) args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
   else args.push('--headless');
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${CLI_TYPE_NAMES[key.type]}`);
   for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);

@@ -14,7 +14,7 @@ import {
   type OperatorAction,
   type RollbackRequest,
 } from '../../contracts/messages';
-import { migrationWorkflowId } from '../../contracts/names';
+import { KeylessPipeline, KeylessProject, KeylessStage, MIGRATE_PIPELINE_WORKFLOW, migrationWorkflowId } from '../../contracts/names';
 import type { MigrationStatus } from '../../contracts/status';
 import { ExitCode, UserError } from '../errors';
 
@@ -73,4 +73,35 @@ function notFound(err: unknown, ref: MigrationRef): unknown {
     return new UserError(`no running migration for pipeline ${ref.pipeline}${ref.project ? ` in ${ref.project}` : ''}`, ExitCode.Failed);
   }
   return err;
+}
+
+/** One migration as Temporal visibility lists it. */
+export interface MigrationListing {
+  workflowId: string;
+  pipeline?: string;
+  project?: string;
+  stage?: string;
+  status: string;
+  startTime: string;
+}
+
+/** Migrations from Temporal visibility, newest first, optionally only those at one stage or still running. */
+export async function listMigrations(client: Client, filter: { stage?: string; running?: boolean; limit?: number } = {}): Promise<MigrationListing[]> {
+  const clauses = [`WorkflowType = "${MIGRATE_PIPELINE_WORKFLOW}"`];
+  if (filter.stage) clauses.push(`KeylessStage = "${filter.stage.replace(/"/g, '')}"`);
+  if (filter.running) clauses.push('ExecutionStatus = "Running"');
+  const listings: MigrationListing[] = [];
+  for await (const execution of client.workflow.list({ query: clauses.join(' AND ') })) {
+    const attributes = execution.typedSearchAttributes;
+    listings.push({
+      workflowId: execution.workflowId,
+      pipeline: attributes.get(KeylessPipeline),
+      project: attributes.get(KeylessProject),
+      stage: attributes.get(KeylessStage),
+      status: execution.status.name,
+      startTime: execution.startTime.toISOString(),
+    });
+    if (listings.length >= (filter.limit ?? 1_000)) break;
+  }
+  return listings;
 }

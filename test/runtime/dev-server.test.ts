@@ -8,7 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMigration, awaitMigration } from '../../client/commands/migrate';
-import { migrationStatus, sendDecision } from '../../client/commands/operate';
+import { listMigrations, migrationStatus, sendDecision } from '../../client/commands/operate';
 import { UserError } from '../../client/errors';
 import { validateSpec, type PipelineSpec } from '../../contracts/spec';
 import { DEMO_ORCHESTRATOR } from '../../emulator';
@@ -86,6 +86,13 @@ describe('given the dev server and a keyless worker', () => {
         expect(result.outcome).toBe('completed');
         const route = JSON.parse(await readFile(join(routesDir, `${s.pipeline}.json`), 'utf8'));
         expect(route).toMatchObject({ pipeline: s.pipeline, vertexPercent: 100, location: 'global' });
+
+        let listed = await listMigrations(client, { stage: 'completed' });
+        for (let i = 0; i < 50 && !listed.some((l) => l.workflowId === started.workflowId); i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          listed = await listMigrations(client, { stage: 'completed' });
+        }
+        expect(listed.find((l) => l.workflowId === started.workflowId)).toMatchObject({ pipeline: s.pipeline, project: 'demo-project', status: 'COMPLETED' });
 
         const described = await client.workflow.getHandle(started.workflowId).describe();
         expect(described.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value])).toEqual(
