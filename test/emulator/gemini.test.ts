@@ -3,6 +3,11 @@
 import { ApiError, GoogleGenAI, Type } from '@google/genai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { account, type Harness, key, sa, startHarness } from './generative-harness';
+import { testKeyString } from '../support/keys';
+const KEY_LABELS = ['unrestricted', 'targets', 'maps', 'wildcard', 'ip', 'referrer', 'android', 'ios', 'deleted'] as const;
+/** The fixture's key strings, one per restriction under test. */
+const KEYS = Object.fromEntries(KEY_LABELS.map((label) => [label, testKeyString(label)])) as Record<(typeof KEY_LABELS)[number], string>;
+
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 process.env.GOOGLE_CLOUD_PROJECT = 'demo-project';
@@ -17,19 +22,19 @@ beforeAll(async () => {
     retirement: { unrestrictedKeysRejectedFrom: FIRST, standardKeysRejectedFrom: SECOND },
     serviceAccounts: [account('pipeline-auth')],
     keys: [
-      key('unrestricted', 'AIzaUnrestricted-0000000000000000000000'),
-      key('targets', 'AIzaTargets-00000000000000000000000000', { restrictions: { apiTargets: [{ service: 'generativelanguage.googleapis.com' }] } }),
-      key('maps', 'AIzaMaps-0000000000000000000000000000', { restrictions: { apiTargets: [{ service: 'maps-backend.googleapis.com' }] } }),
-      key('wildcard', 'AIzaWildcard-0000000000000000000000000', {
+      key('unrestricted', KEYS.unrestricted),
+      key('targets', KEYS.targets, { restrictions: { apiTargets: [{ service: 'generativelanguage.googleapis.com' }] } }),
+      key('maps', KEYS.maps, { restrictions: { apiTargets: [{ service: 'maps-backend.googleapis.com' }] } }),
+      key('wildcard', KEYS.wildcard, {
         restrictions: { apiTargets: [{ service: 'generativelanguage.googleapis.com', methods: ['Google.AI.generativelanguage.v1beta.GenerativeService.Generate*'] }] },
       }),
-      key('ip', 'AIzaIp-000000000000000000000000000000', { restrictions: { serverKeyRestrictions: { allowedIps: ['10.0.0.0/8', '2001:db8::/32', '203.0.113.7'] } } }),
-      key('referrer', 'AIzaReferrer-0000000000000000000000000', { restrictions: { browserKeyRestrictions: { allowedReferrers: ['https://*.example.com/*'] } } }),
-      key('android', 'AIzaAndroid-00000000000000000000000000', {
+      key('ip', KEYS.ip, { restrictions: { serverKeyRestrictions: { allowedIps: ['10.0.0.0/8', '2001:db8::/32', '203.0.113.7'] } } }),
+      key('referrer', KEYS.referrer, { restrictions: { browserKeyRestrictions: { allowedReferrers: ['https://*.example.com/*'] } } }),
+      key('android', KEYS.android, {
         restrictions: { androidKeyRestrictions: { allowedApplications: [{ packageName: 'com.example.app', sha1Fingerprint: 'AB:CD:EF' }] } },
       }),
-      key('ios', 'AIzaIos-00000000000000000000000000000', { restrictions: { iosKeyRestrictions: { allowedBundleIds: ['com.example.ios'] } } }),
-      key('deleted', 'AIzaDeleted-00000000000000000000000000', { deleteTime: '2026-01-01T00:00:00Z' }),
+      key('ios', KEYS.ios, { restrictions: { iosKeyRestrictions: { allowedBundleIds: ['com.example.ios'] } } }),
+      key('deleted', KEYS.deleted, { deleteTime: '2026-01-01T00:00:00Z' }),
       key('auth', 'AQ.auth-000000000000000000000000000000', { serviceAccountEmail: sa('pipeline-auth') }),
     ],
   });
@@ -59,8 +64,8 @@ const hello = (apiKey: string, headers?: Record<string, string>) =>
 
 describe('generateContent', () => {
   it('answers deterministically at temperature 0 with a seed, with usage and modelVersion', async () => {
-    const a = await hello('AIzaUnrestricted-0000000000000000000000');
-    const b = await hello('AIzaUnrestricted-0000000000000000000000');
+    const a = await hello(KEYS.unrestricted);
+    const b = await hello(KEYS.unrestricted);
     expect(a.text).toBeTruthy();
     expect(a.text).toBe(b.text);
     expect(a.responseId).not.toBe(b.responseId);
@@ -72,7 +77,7 @@ describe('generateContent', () => {
   });
 
   it('changes the text with the system instruction and resolves aliases per endpoint', async () => {
-    const ai = client('AIzaUnrestricted-0000000000000000000000');
+    const ai = client(KEYS.unrestricted);
     const plain = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'x', config: { temperature: 0 } });
     const withSystem = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'x', config: { temperature: 0, systemInstruction: 'be terse' } });
     expect(withSystem.text).not.toBe(plain.text);
@@ -81,7 +86,7 @@ describe('generateContent', () => {
   });
 
   it('returns valid JSON honouring a response schema', async () => {
-    const r = await client('AIzaUnrestricted-0000000000000000000000').models.generateContent({
+    const r = await client(KEYS.unrestricted).models.generateContent({
       model: 'gemini-2.5-flash',
       contents: 'classify',
       config: {
@@ -100,14 +105,14 @@ describe('generateContent', () => {
   });
 
   it('truncates at maxOutputTokens with finishReason MAX_TOKENS', async () => {
-    const r = await client('AIzaUnrestricted-0000000000000000000000').models.generateContent({ model: 'gemini-2.5-flash', contents: 'long', config: { temperature: 0, maxOutputTokens: 3 } });
+    const r = await client(KEYS.unrestricted).models.generateContent({ model: 'gemini-2.5-flash', contents: 'long', config: { temperature: 0, maxOutputTokens: 3 } });
     expect(r.candidates?.[0]?.finishReason).toBe('MAX_TOKENS');
     expect(r.text!.length).toBeLessThanOrEqual(12);
     expect(r.usageMetadata?.candidatesTokenCount).toBe(3);
   });
 
   it('streams over SSE and counts tokens', async () => {
-    const ai = client('AIzaUnrestricted-0000000000000000000000');
+    const ai = client(KEYS.unrestricted);
     let streamed = '';
     let chunks = 0;
     for await (const chunk of await ai.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'Summarize yesterday\'s customer tickets', config: { temperature: 0, seed: 7 } })) {
@@ -115,19 +120,19 @@ describe('generateContent', () => {
       chunks++;
     }
     expect(chunks).toBeGreaterThan(1);
-    expect(streamed).toBe((await hello('AIzaUnrestricted-0000000000000000000000')).text);
+    expect(streamed).toBe((await hello(KEYS.unrestricted)).text);
     const counted = await ai.models.countTokens({ model: 'gemini-2.5-flash', contents: 'abcdefgh' });
     expect(counted.totalTokens).toBe(2);
   });
 
   it('accepts the key as ?key= and answers 404 for an unknown model', async () => {
-    const res = await fetch(`${h.baseUrl}/v1beta/models/gemini-2.5-flash:generateContent?key=AIzaUnrestricted-0000000000000000000000`, {
+    const res = await fetch(`${h.baseUrl}/v1beta/models/gemini-2.5-flash:generateContent?key=${KEYS.unrestricted}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }),
     });
     expect(res.status).toBe(200);
-    const f = await failure(client('AIzaUnrestricted-0000000000000000000000').models.generateContent({ model: 'gemini-0-nope', contents: 'x' }));
+    const f = await failure(client(KEYS.unrestricted).models.generateContent({ model: 'gemini-0-nope', contents: 'x' }));
     expect(f.status).toBe(404);
     expect(f.error.message).toBe(
       'models/gemini-0-nope is not found for API version v1beta, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.',
@@ -135,7 +140,7 @@ describe('generateContent', () => {
   });
 
   it('lists models in pages and gets one', async () => {
-    const ai = client('AIzaUnrestricted-0000000000000000000000');
+    const ai = client(KEYS.unrestricted);
     const pager = await ai.models.list({ config: { pageSize: 2 } });
     expect(pager.page.length).toBe(2);
     const names: string[] = [];
@@ -162,7 +167,7 @@ describe('key checks', () => {
   });
 
   it('answers 400 API_KEY_INVALID for unknown and deleted keys', async () => {
-    for (const key of ['AIzaNope', 'AIzaDeleted-00000000000000000000000000']) {
+    for (const key of ['AIzaNope', KEYS.deleted]) {
       const f = await failure(hello(key));
       expect(f.status).toBe(400);
       expect(f.error.status).toBe('INVALID_ARGUMENT');
@@ -172,39 +177,39 @@ describe('key checks', () => {
   });
 
   it('blocks keys whose API targets exclude the Generative Language API, honouring method wildcards', async () => {
-    const f = await failure(hello('AIzaMaps-0000000000000000000000000000'));
+    const f = await failure(hello(KEYS.maps));
     expect(f.status).toBe(403);
     expect(f.error.details?.[0]?.reason).toBe('API_KEY_SERVICE_BLOCKED');
     expect(f.error.details?.[0]?.metadata?.consumer).toBe('projects/480213697513');
     expect(f.error.message).toBe(
       'Requests to this API generativelanguage.googleapis.com method google.ai.generativelanguage.v1beta.GenerativeService.GenerateContent are blocked.',
     );
-    expect((await hello('AIzaWildcard-0000000000000000000000000')).text).toBeTruthy();
-    const counted = await failure(client('AIzaWildcard-0000000000000000000000000').models.countTokens({ model: 'gemini-2.5-flash', contents: 'x' }));
+    expect((await hello(KEYS.wildcard)).text).toBeTruthy();
+    const counted = await failure(client(KEYS.wildcard).models.countTokens({ model: 'gemini-2.5-flash', contents: 'x' }));
     expect(counted.error.details?.[0]?.reason).toBe('API_KEY_SERVICE_BLOCKED');
   });
 
   it('checks the caller address against the IP allowlist (IPv4, IPv6, CIDR)', async () => {
     for (const ip of ['10.1.2.3', '203.0.113.7', '2001:db8::42']) {
-      expect((await hello('AIzaIp-000000000000000000000000000000', { 'x-keyless-emulator-client-ip': ip })).text).toBeTruthy();
+      expect((await hello(KEYS.ip, { 'x-keyless-emulator-client-ip': ip })).text).toBeTruthy();
     }
     for (const ip of ['192.168.1.1', '203.0.113.8', '2001:db9::1']) {
-      const f = await failure(hello('AIzaIp-000000000000000000000000000000', { 'x-keyless-emulator-client-ip': ip }));
+      const f = await failure(hello(KEYS.ip, { 'x-keyless-emulator-client-ip': ip }));
       expect(f.status).toBe(403);
       expect(f.error.details?.[0]?.reason).toBe('API_KEY_IP_ADDRESS_BLOCKED');
     }
   });
 
   it('blocks a headless caller on referrer, Android and iOS keys', async () => {
-    const ref = await failure(hello('AIzaReferrer-0000000000000000000000000'));
+    const ref = await failure(hello(KEYS.referrer));
     expect(ref.status).toBe(403);
     expect(ref.error.message).toBe('Requests from referer <empty> are blocked.');
     expect(ref.error.details?.[0]?.reason).toBe('API_KEY_HTTP_REFERRER_BLOCKED');
-    expect((await hello('AIzaReferrer-0000000000000000000000000', { referer: 'https://app.example.com/page' })).text).toBeTruthy();
-    expect((await failure(hello('AIzaAndroid-00000000000000000000000000'))).error.details?.[0]?.reason).toBe('API_KEY_ANDROID_APP_BLOCKED');
-    expect((await hello('AIzaAndroid-00000000000000000000000000', { 'x-android-package': 'com.example.app', 'x-android-cert': 'abcdef' })).text).toBeTruthy();
-    expect((await failure(hello('AIzaIos-00000000000000000000000000000'))).error.details?.[0]?.reason).toBe('API_KEY_IOS_APP_BLOCKED');
-    expect((await hello('AIzaIos-00000000000000000000000000000', { 'x-ios-bundle-identifier': 'com.example.ios' })).text).toBeTruthy();
+    expect((await hello(KEYS.referrer, { referer: 'https://app.example.com/page' })).text).toBeTruthy();
+    expect((await failure(hello(KEYS.android))).error.details?.[0]?.reason).toBe('API_KEY_ANDROID_APP_BLOCKED');
+    expect((await hello(KEYS.android, { 'x-android-package': 'com.example.app', 'x-android-cert': 'abcdef' })).text).toBeTruthy();
+    expect((await failure(hello(KEYS.ios))).error.details?.[0]?.reason).toBe('API_KEY_IOS_APP_BLOCKED');
+    expect((await hello(KEYS.ios, { 'x-ios-bundle-identifier': 'com.example.ios' })).text).toBeTruthy();
   });
 });
 
@@ -216,18 +221,18 @@ describe('retirement of standard keys', () => {
 
   it('rejects unrestricted standard keys from the first date, restricted ones still work', async () => {
     at('2026-07-01T00:00:00Z');
-    const f = await failure(hello('AIzaUnrestricted-0000000000000000000000'));
+    const f = await failure(hello(KEYS.unrestricted));
     expect(f.status).toBe(401);
     expect(f.error.status).toBe('UNAUTHENTICATED');
     expect(f.error.details?.[0]?.reason).toBe('ACCESS_TOKEN_TYPE_UNSUPPORTED');
-    expect((await hello('AIzaTargets-00000000000000000000000000')).text).toBeTruthy();
+    expect((await hello(KEYS.targets)).text).toBeTruthy();
     expect((await hello('AQ.auth-000000000000000000000000000000')).text).toBeTruthy();
   });
 
   it('rejects every standard key from the second date, auth keys keep working', async () => {
     at('2026-09-02T00:00:00Z');
-    expect((await failure(hello('AIzaTargets-00000000000000000000000000'))).status).toBe(401);
-    expect((await failure(hello('AIzaIp-000000000000000000000000000000', { 'x-keyless-emulator-client-ip': '10.0.0.1' }))).status).toBe(401);
+    expect((await failure(hello(KEYS.targets))).status).toBe(401);
+    expect((await failure(hello(KEYS.ip, { 'x-keyless-emulator-client-ip': '10.0.0.1' }))).status).toBe(401);
     expect((await hello('AQ.auth-000000000000000000000000000000')).text).toBeTruthy();
   });
 
@@ -237,7 +242,7 @@ describe('retirement of standard keys', () => {
     const saved = { ...rejection };
     Object.assign(rejection, { httpStatus: 403, status: 'PERMISSION_DENIED', reason: 'API_KEY_SERVICE_BLOCKED', message: 'Standard keys are retired.' });
     try {
-      const f = await failure(hello('AIzaTargets-00000000000000000000000000'));
+      const f = await failure(hello(KEYS.targets));
       expect(f.status).toBe(403);
       expect(f.error.status).toBe('PERMISSION_DENIED');
       expect(f.error.message).toBe('Standard keys are retired.');

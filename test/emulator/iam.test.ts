@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CI_DEPLOYER, ORCHESTRATOR, PROJECT, googleError, reasonOf, rejection, startCoreHarness, staticTokenClient, type CoreHarness } from './core-harness';
+import { testKeyString } from '../support/keys';
 
 let h: CoreHarness;
 let api: ReturnType<CoreHarness['iamApi']>;
@@ -122,7 +123,7 @@ describe('IAM v1 service accounts with @googleapis/iam', () => {
 
 describe('API keys on an API that needs a principal', () => {
   it('answers 401 CREDENTIALS_MISSING with Google\'s message', async () => {
-    const keyed = await fetch(`${h.baseUrl}/v1/projects/${PROJECT}/serviceAccounts?key=AIzaSyAnything0123456789abcdefghijklmno`);
+    const keyed = await fetch(`${h.baseUrl}/v1/projects/${PROJECT}/serviceAccounts?key=${testKeyString('anything')}`);
     expect(keyed.status).toBe(401);
     const error = ((await keyed.json()) as any).error;
     expect(error.message).toMatch(/^API keys are not supported by this API/);

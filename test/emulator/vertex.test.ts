@@ -5,13 +5,14 @@ import { cloudresourcemanager } from '@googleapis/cloudresourcemanager';
 import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { account, type Harness, key, PROJECT, PROJECT_NUMBER, sa, startHarness } from './generative-harness';
+import { testKeyString } from '../support/keys';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 process.env.GOOGLE_CLOUD_PROJECT = PROJECT;
 
 const LATE_SA = sa('late-pipeline');
 const DELAY_MS = 60_000;
-const KEY = 'AIzaUnrestricted-0000000000000000000000';
+const KEY = testKeyString('unrestricted');
 
 let h: Harness;
 const tokens: Record<string, string> = {};
