@@ -7,7 +7,7 @@ import type { EmuRequest, EmuResponse, RouteDef } from '../core/contract';
 import { GoogleApiError, type RpcStatus, unauthenticated } from '../core/errors';
 import { isServed, resolveModelVersion } from '../model/fixture';
 import { generate, ModelInputError, readPrompt } from '../model/generate';
-import { apiKeyOf, endpointLatency, localizedMessage, responseOfError, sseResponse, streamChunks } from './generative-common';
+import { apiKeyOf, generatedResponse, localizedMessage, responseOfError } from './generative-common';
 import type { GenerativeContext } from './generative-context';
 import { apiTargetsAllow, checkApplication, isUnrestricted } from './key-restrictions';
 import { recordTraffic } from './monitoring';
@@ -225,12 +225,7 @@ async function answer(ctx: GenerativeContext, req: EmuRequest, action: Action, v
       endpoint: 'gemini',
       divergence: models.divergence,
     });
-    await endpointLatency(models.gemini.latency);
-    if (action === 'streamGenerateContent') {
-      const chunks = streamChunks(response);
-      return req.query.get('alt') === 'sse' ? sseResponse(chunks) : { body: chunks };
-    }
-    return { body: response };
+    return generatedResponse(req, action, response, models.gemini.latency);
   } catch (err) {
     if (err instanceof ModelInputError) throw new GoogleApiError('INVALID_ARGUMENT', err.message);
     throw err;

@@ -87,3 +87,11 @@ export function streamChunks(response: GenerateResponse): unknown[] {
     };
   });
 }
+
+/** A generated answer as the endpoint sends it, after its latency: whole, or streamed (SSE or a JSON array). */
+export async function generatedResponse(req: EmuRequest, action: string, response: GenerateResponse, latency: { fixedMs: number; jitterMs: number }): Promise<EmuResponse> {
+  await endpointLatency(latency);
+  if (action !== 'streamGenerateContent') return { body: response };
+  const chunks = streamChunks(response);
+  return req.query.get('alt') === 'sse' ? sseResponse(chunks) : { body: chunks };
+}

@@ -8,7 +8,7 @@ import { GoogleApiError, permissionDenied } from '../core/errors';
 import { isServed, resolveModelVersion } from '../model/fixture';
 import { generate, ModelInputError, readPrompt } from '../model/generate';
 import { requireJsonBody } from './gemini';
-import { bearerPrincipal, endpointLatency, memberOf, responseOfError, sseResponse, streamChunks } from './generative-common';
+import { bearerPrincipal, generatedResponse, memberOf, responseOfError } from './generative-common';
 import type { GenerativeContext } from './generative-context';
 import { recordTraffic } from './monitoring';
 
@@ -132,12 +132,7 @@ async function answer(ctx: GenerativeContext, req: EmuRequest, action: Action, l
       divergence: ctx.models.divergence,
     });
     response.createTime = ctx.now().toISOString();
-    await endpointLatency(ctx.models.vertex.latency);
-    if (action === 'streamGenerateContent') {
-      const chunks = streamChunks(response);
-      return req.query.get('alt') === 'sse' ? sseResponse(chunks) : { body: chunks };
-    }
-    return { body: response };
+    return generatedResponse(req, action, response, ctx.models.vertex.latency);
   } catch (err) {
     if (err instanceof ModelInputError) throw new GoogleApiError('INVALID_ARGUMENT', err.message);
     throw err;
