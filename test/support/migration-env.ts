@@ -32,13 +32,17 @@ export interface MigrationBench {
 }
 
 /** Starts the bench with an unrestricted key for each named scenario pipeline. */
-export async function startMigrationBench(pipelines: string[], estate: DemoOptions = {}): Promise<MigrationBench> {
+export async function startMigrationBench(pipelines: string[], estate: DemoOptions & { sharedKeys?: Record<string, string[]> } = {}): Promise<MigrationBench> {
   const env = await startTimeSkippingServer();
   const cloud = await startTestCloud({
     ...estate,
     tweak: (fixture) => {
       for (const pipeline of pipelines) {
         fixture.keys!.push({ project: 'demo-project', keyId: pipeline, displayName: `${pipeline} (test)`, annotations: { [PIPELINE_ANNOTATION]: pipeline } });
+      }
+      // Keys several pipelines use, named in one annotation as a real audit would find them.
+      for (const [keyId, users] of Object.entries(estate.sharedKeys ?? {})) {
+        fixture.keys!.push({ project: 'demo-project', keyId, displayName: `${keyId} (shared)`, annotations: { [PIPELINE_ANNOTATION]: users.join(',') } });
       }
     },
   });
