@@ -64,6 +64,7 @@ const COMMANDS: Record<string, Command> = {
     positionals: [0, 0],
     async run(args) {
       const outcomes = await runDemo({
+        live: process.stdout.isTTY && !args.values.json ? liveTable() : undefined,
         yes: Boolean(args.values.yes),
         port: portFlag(args, 'port'),
         uiPort: portFlag(args, 'ui-port'),
@@ -312,6 +313,16 @@ async function migrateFleetCommand(args: Parsed): Promise<number> {
     else print(`started fleet ${workflowId}: ${fleet.pipelines.length} pipelines in waves of ${fleet.waveSize}`);
     return ExitCode.Ok;
   });
+}
+
+/** Redraws a block of lines in place on a terminal (cursor up, clear to end of screen). */
+function liveTable(): (table: string) => void {
+  let drawn = 0;
+  return (table) => {
+    if (drawn > 0) process.stdout.write(`\x1b[${drawn}A\x1b[J`);
+    process.stdout.write(`${table}\n`);
+    drawn = table.split('\n').length;
+  };
 }
 
 function numberFlag(args: Parsed, name: string): number | undefined {

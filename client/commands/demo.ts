@@ -26,6 +26,8 @@ export interface DemoOptions extends DevStackOptions {
   print: (line: string) => void;
   /** Longest the demo waits for its migrations to settle (default 10 minutes). */
   timeoutMs?: number;
+  /** Redraw a live table in place (a terminal); otherwise print a plain line per change. */
+  live?: (table: string) => void;
 }
 
 /** How one migration of the demo ended. */
@@ -78,7 +80,7 @@ async function followUntilSettled(client: Client, specs: PipelineSpec[], options
       // One line per change of stage or canary step, not per analysis.
       const where = `${outcome.outcome} ${outcome.stage} ${status?.canary?.step ?? ''} ${status?.waitingFor ?? ''}`;
       const line = outcome.outcome === 'running' ? `${outcome.stage}: ${status?.next ?? ''}` : `${outcome.outcome}: ${outcome.detail}`;
-      if (last.get(spec.pipeline) !== where) options.print(`${spec.pipeline.padEnd(20)} ${line}`);
+      if (!options.live && last.get(spec.pipeline) !== where) options.print(`${spec.pipeline.padEnd(20)} ${line}`);
       last.set(spec.pipeline, where);
       if (outcome.outcome === 'held') heldSince.set(spec.pipeline, heldSince.get(spec.pipeline) ?? Date.now());
       else heldSince.delete(spec.pipeline);
@@ -89,6 +91,7 @@ async function followUntilSettled(client: Client, specs: PipelineSpec[], options
     }
     // A hold counts as an outcome once it outlasts two soaks: a job that only lagged behind the
     // route stops calling with the key, and the migration moves on by itself.
+    options.live?.(renderProgress(outcomes));
     const settled = outcomes.every(({ outcome }, i) => {
       if (outcome.outcome === 'held') return Date.now() - heldSince.get(outcome.pipeline)! > 2 * durationMs(specs[i]!.soak.duration);
       return outcome.outcome !== 'running';
@@ -113,6 +116,18 @@ async function outcomeOf(client: Client, spec: PipelineSpec): Promise<{ status?:
     return { status, outcome: { pipeline: spec.pipeline, outcome: 'held', stage: status.stage, detail: who, mutations: status.mutations.length } };
   }
   return { status, outcome: { pipeline: spec.pipeline, outcome: 'running', stage: status.stage, detail: status.next, mutations: status.mutations.length } };
+}
+
+/** The live view: one row per pipeline with its stage, route, traffic and next action. */
+export function renderProgress(rows: { status?: MigrationStatus; outcome: DemoOutcome }[]): string {
+  const lines = [`${'pipeline'.padEnd(20)} ${'stage'.padEnd(17)} ${'vertex'.padEnd(7)} ${'traffic (vertex req/err)'.padEnd(25)} next`];
+  for (const { status, outcome } of rows) {
+    const analysis = status?.lastAnalysis;
+    const traffic = analysis ? `${analysis.vertex.requests}/${analysis.vertex.errors} (${analysis.verdict})` : '-';
+    const next = outcome.outcome === 'running' ? (status?.next ?? '') : `${outcome.outcome}: ${outcome.detail}`;
+    lines.push(`${outcome.pipeline.padEnd(20)} ${outcome.stage.padEnd(17)} ${(status ? `${status.vertexPercent}%` : '-').padEnd(7)} ${traffic.padEnd(25)} ${next.slice(0, 90)}`);
+  }
+  return lines.join('\n');
 }
 
 /** The summary table people read at the end of the demo. */
