@@ -6,6 +6,7 @@ import { ApprovalSchema, RollbackRequestSchema } from '../contracts/messages';
 import { OFF_PATH_STAGES, STAGES } from '../contracts/stages';
 import { FixtureError, MetadataPortError, runEmulatorCommand } from '../emulator';
 import { createGoogleClients, endpointConfigFromEnv } from '../activities/google-clients';
+import { whoAmI } from '../activities/provision';
 import { runWorker } from '../worker/worker';
 import { loadTemporalConfig, connectClient } from './connect';
 import { ExitCode, UserError } from './errors';
@@ -13,6 +14,8 @@ import { renderDemoSummary, runDemo } from './commands/demo';
 import { doctorOptionsFromSpec, renderFindings, runDoctor } from './commands/doctor';
 import { fleetStatus, loadFleet, renderFleetStatus, startFleet } from './commands/fleet';
 import { runInventory } from './commands/inventory';
+import { planMigration, renderPlan } from './commands/plan';
+import { renderReport, reportFor } from './commands/report';
 import { startDevStack, stopRequested } from './commands/dev';
 import { awaitMigration, startMigration } from './commands/migrate';
 import { listMigrations, migrationStatus, requestRollback, sendDecision, sendOperatorSignal, type MigrationRef } from './commands/operate';
@@ -183,6 +186,38 @@ const COMMANDS: Record<string, Command> = {
       const project = (args.values.project as string | undefined) ?? process.env.GOOGLE_CLOUD_PROJECT;
       if (!project) throw new UserError('inventory needs --project <project id> (or GOOGLE_CLOUD_PROJECT)', ExitCode.Usage);
       await runInventory({ project, json: Boolean(args.values.json), clients: createGoogleClients(endpointConfigFromEnv(process.env)), print });
+      return ExitCode.Ok;
+    },
+  },
+  plan: {
+    summary: 'List every mutation a migration of this spec would make, changing nothing',
+    usage: 'keyless plan <spec> [--json]',
+    example: 'KEYLESS_EMULATOR=http://127.0.0.1:7280 keyless plan examples/specs/nightly-summarizer.yaml',
+    options: { json: { type: 'boolean' } },
+    positionals: [1, 1],
+    async run(args) {
+      const spec = await loadSpec(args.positionals[0]!);
+      const clients = createGoogleClients(endpointConfigFromEnv(process.env));
+      // Without a known orchestrator email the token-creator grant is listed as to do.
+      const orchestratorEmail = await whoAmI(clients).catch(() => undefined);
+      const steps = await planMigration(clients, spec, { orchestratorEmail });
+      if (args.values.json) json(steps);
+      else print(renderPlan(steps));
+      return ExitCode.Ok;
+    },
+  },
+  report: {
+    summary: 'Dual-run and canary reports of a migration as Markdown or a self-contained HTML page with charts',
+    usage: 'keyless report <pipeline> [--project <p>] [--format markdown|html] [--json]',
+    example: 'keyless report nightly-summarizer --project demo-project --format html > report.html',
+    options: { ...projectOption, format: { type: 'string' }, json: { type: 'boolean' } },
+    positionals: [1, 1],
+    async run(args) {
+      const format = (args.values.format as string | undefined) ?? 'markdown';
+      if (format !== 'markdown' && format !== 'html') throw new UserError(`--format must be markdown or html, not "${format}"`, ExitCode.Usage);
+      const source = await withClient(({ client }) => reportFor(client, ref(args)));
+      if (args.values.json) json(source);
+      else print(renderReport(source, format));
       return ExitCode.Ok;
     },
   },

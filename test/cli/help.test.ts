@@ -25,7 +25,7 @@ describe('every command', async () => {
   const names = await commandNames();
 
   it('lists the operator verbs of the issue', () => {
-    expect(names).toEqual(expect.arrayContaining(['demo', 'dev', 'worker', 'emulator', 'inventory', 'migrate', 'status', 'list', 'approve', 'reject', 'pause', 'resume', 'promote', 'rollback', 'schema', 'doctor']));
+    expect(names).toEqual(expect.arrayContaining(['demo', 'dev', 'worker', 'emulator', 'inventory', 'migrate', 'status', 'list', 'approve', 'reject', 'pause', 'resume', 'promote', 'rollback', 'schema', 'doctor', 'plan', 'report']));
   });
 
   it.each(names)('%s --help prints its usage and an example', async (name) => {
