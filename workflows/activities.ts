@@ -50,7 +50,8 @@ const SLOW_POLLS: ActivityOptions = {
 /** The dual-run: many live calls, heartbeating after each sample so a crash resumes, not restarts. */
 const LONG_ANALYSES: ActivityOptions = {
   startToCloseTimeout: '30m',
-  heartbeatTimeout: '1m',
+  // It heartbeats after every sample: a worker that died is noticed in 20 s, not a minute.
+  heartbeatTimeout: '20s',
   retry: {
     initialInterval: '5s',
     backoffCoefficient: 2,

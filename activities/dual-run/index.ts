@@ -29,6 +29,8 @@ export const DUAL_RUN_SEED = 619;
 /** Attempts per call for 429 and 5xx before the failure is recorded as that sample's result. */
 const CALL_ATTEMPTS = 3;
 const RETRY_BASE_MS = 250;
+/** Heartbeats while a sample's calls run; well inside the workflow's 20 s heartbeat timeout. */
+const KEEP_ALIVE_MS = 5_000;
 
 const ThresholdsSchema = z.strictObject({
   minSuccessRate: z.number().min(0).max(1).default(1),
@@ -247,10 +249,12 @@ export function createDualRunActivities(deps: DualRunDeps) {
       for (const planned of pending) {
         // Cancelled between samples: stop with what the last heartbeat recorded.
         if (signal?.aborted) throw signal.reason;
+        // A slow model call must not look like a dead worker: keep heartbeating while it runs.
+        const keepAlive = ctx ? setInterval(() => ctx.heartbeat({ plan: planId, completed: [...completed] } satisfies DualRunProgress), KEEP_ALIVE_MS) : undefined;
         const [keyObservation, vertexObservation] = await Promise.all([
           keySide(planned.model, planned.prompt),
           call(vertex!, planned.model, planned.prompt),
-        ]);
+        ]).finally(() => clearInterval(keepAlive));
         completed.push(
           compareSample({ ...planned, promptSpec: input.prompts[planned.prompt]!, key: keyObservation, vertex: vertexObservation }),
         );
