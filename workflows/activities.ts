@@ -23,6 +23,9 @@ const FAST_READS: ActivityOptions = {
 const CLOUD_MUTATIONS: ActivityOptions = {
   // API Keys operations usually finish in seconds; a minute covers a slow LRO poll.
   startToCloseTimeout: '2m',
+  // These calls take seconds and LRO waits heartbeat: a worker that died mid-call is noticed in
+  // 30 s and the (idempotent) mutation retried, instead of waiting out the 2-minute timeout.
+  heartbeatTimeout: '30s',
   retry: {
     initialInterval: '2s',
     backoffCoefficient: 2,
