@@ -31,6 +31,13 @@ export const PROMPT_TOKEN_SLACK = 2;
  */
 export const LATENCY_NOISE_FLOOR_MS = 50;
 
+/**
+ * Successful calls per side before latency can breach the gate. One or two timings say more about
+ * the machine's load at that instant than about the endpoint (a fleet on two cores showed 17 of
+ * 100 single-sample runs "breach" from noise); below this the latencies are reported, not gated.
+ */
+export const MIN_LATENCY_SAMPLES = 3;
+
 /** The prompt fields comparison needs. */
 export interface ComparedPrompt {
   json?: boolean;
@@ -288,7 +295,8 @@ export function gate(summary: DualRunSummary, mode: DualRunMode, thresholds: Dua
   }
   const { key, vertex, p50Ratio } = summary.latency;
   // p50, not p95: the first Vertex call of a run can carry a token exchange, and with a handful of samples p95 is that one call.
-  if (key && vertex && p50Ratio !== null && p50Ratio > thresholds.maxLatencyRatio && vertex.p50Ms - key.p50Ms > LATENCY_NOISE_FLOOR_MS) {
+  const enoughSamples = key && vertex && key.count >= MIN_LATENCY_SAMPLES && vertex.count >= MIN_LATENCY_SAMPLES;
+  if (key && vertex && enoughSamples && p50Ratio !== null && p50Ratio > thresholds.maxLatencyRatio && vertex.p50Ms - key.p50Ms > LATENCY_NOISE_FLOOR_MS) {
     breaches.push(`Vertex p50 latency ${vertex.p50Ms} ms is ${p50Ratio}× the key's ${key.p50Ms} ms, above maxLatencyRatio ${thresholds.maxLatencyRatio}`);
   }
   if (!thresholds.allowModelVersionDrift) {

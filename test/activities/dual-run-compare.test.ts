@@ -141,8 +141,15 @@ describe('gate', () => {
   it('ignores a latency ratio below the noise floor but not above it', () => {
     const fast = sample(ok('a', { latencyMs: 2 }), ok('a', { latencyMs: 10 }));
     expect(gate(summarize([fast]), 'compare', thresholds).passed).toBe(true);
-    const slow = sample(ok('a', { latencyMs: 100 }), ok('a', { latencyMs: 500 }));
-    expect(gate(summarize([slow]), 'compare', thresholds).breaches.some((b) => b.includes('maxLatencyRatio'))).toBe(true);
+    const slow = [0, 1, 2].map((i) => sample(ok('a', { latencyMs: 100 }), ok('a', { latencyMs: 500 }), {}, i));
+    expect(gate(summarize(slow), 'compare', thresholds).breaches.some((b) => b.includes('maxLatencyRatio'))).toBe(true);
+  });
+
+  it('reports but does not gate latency measured on fewer than three calls per side', () => {
+    const one = sample(ok('a', { latencyMs: 100 }), ok('a', { latencyMs: 500 }));
+    const summary = summarize([one]);
+    expect(summary.latency.p50Ratio).toBe(5);
+    expect(gate(summary, 'compare', thresholds).breaches.some((b) => b.includes('maxLatencyRatio'))).toBe(false);
   });
 });
 
