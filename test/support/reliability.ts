@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { workflowBundle } from './temporal';
+import type { AuditEntry } from '../../emulator/core/state';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const workerScript = join(repoRoot, 'test/reliability/worker-process.ts');
@@ -107,14 +108,7 @@ export function workerProcess(options: WorkerProcessOptions): WorkerProcess {
 }
 
 /** One mutating request the emulator served, as its audit log records it. */
-export interface AuditEntry {
-  time: string;
-  surface: string;
-  method: string;
-  path: string;
-  principal: string;
-  status: number;
-}
+export type { AuditEntry } from '../../emulator/core/state';
 
 export async function auditLog(baseUrl: string): Promise<AuditEntry[]> {
   const response = await fetch(`${baseUrl}/admin/v1/audit?limit=20000`);
