@@ -129,6 +129,18 @@ export function createProvisionActivities(deps: ProvisionDeps) {
       return asGrant(await addMember(projectPolicy(clients, input.project), VERTEX_ROLE, asMember(input.member)));
     },
 
+    /** Whether the project already grants roles/aiplatform.user to the member (read before the grant, to know who owns it). */
+    async hasVertexRole(input: { project: string; member: string }): Promise<{ held: boolean }> {
+      let policy: Policy;
+      try {
+        policy = await projectPolicy(clients, input.project).read();
+      } catch (err) {
+        throw toApplicationFailure(err, { context: `read the IAM policy of projects/${input.project}` });
+      }
+      const member = asMember(input.member);
+      return { held: (policy.bindings ?? []).some((b) => isPlainBinding(b, VERTEX_ROLE) && (b.members ?? []).includes(member)) };
+    },
+
     /** Lets the orchestrator mint tokens for the pipeline's account (on that account's own policy). */
     async ensureTokenCreator(input: { serviceAccountEmail: string; orchestratorEmail?: string }): Promise<RoleGrant & { orchestratorEmail: string }> {
       const orchestratorEmail = input.orchestratorEmail ?? (await whoAmI(clients, deps.orchestratorEmail));

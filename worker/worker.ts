@@ -16,6 +16,8 @@ export interface KeylessWorkerOptions {
   activityDeps: ActivityDeps;
   /** A prebuilt bundle (tests build it once per file); bundled from workflowsPath otherwise. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Workflow sinks (the reliability suite's kill switch uses one). */
+  sinks?: WorkerOptions['sinks'];
 }
 
 export async function createKeylessWorker(options: KeylessWorkerOptions): Promise<Worker> {
@@ -25,6 +27,7 @@ export async function createKeylessWorker(options: KeylessWorkerOptions): Promis
     taskQueue: options.taskQueue,
     activities: createActivities(options.activityDeps),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    ...(options.sinks ? { sinks: options.sinks } : {}),
   });
 }
 

@@ -1,7 +1,7 @@
 // One function per stage of ../shared/DESIGN.md, in order. Each acts through activities, records
 // what it changed on the Migration, and returns; the main loop in migrate-pipeline.ts moves on.
 
-import { ActivityFailure, ApplicationFailure, CancellationScope, allHandlersFinished, condition, continueAsNew, log, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, allHandlersFinished, condition, continueAsNew, log, patched, workflowInfo } from '@temporalio/workflow';
 import { ErrorType } from '../contracts/errors';
 import type { CanaryAnalysis } from '../contracts/status';
 import { durationMs } from '../contracts/spec';
@@ -14,6 +14,9 @@ import { type Migration, type MigrationMemory, nowIso } from './migration';
 function firstModel(m: Migration): string {
   return m.spec.vertex.models[0]!;
 }
+
+/** Patch: provision reads whether the Vertex binding predates the migration (histories before it do not). */
+const BINDING_OWNER_READ = 'binding-owner-read';
 
 function serviceAccountEmail(m: Migration): string {
   return m.facts.serviceAccountEmail ?? `${m.spec.serviceAccount.accountId}@${m.spec.project}.iam.gserviceaccount.com`;
@@ -64,8 +67,13 @@ export async function provision(m: Migration): Promise<void> {
     m.facts.accountCreated = true;
     m.recordMutation({ kind: 'account-created', target: account.email, detail: `service account for ${m.spec.pipeline}` });
   }
-  const role = await mutations.ensureVertexRole({ project: m.spec.project, member: `serviceAccount:${account.email}` });
-  if (role.added) {
+  const member = `serviceAccount:${account.email}`;
+  // Who owns the binding is settled by a read kept in history before the grant: a retried grant
+  // that finds the binding its own lost attempt wrote must still count it as ours, or rollback
+  // would leave it behind.
+  const heldBefore = patched(BINDING_OWNER_READ) ? (await reads.hasVertexRole({ project: m.spec.project, member })).held : true;
+  const role = await mutations.ensureVertexRole({ project: m.spec.project, member });
+  if (role.added || !heldBefore) {
     m.facts.roleAdded = true;
     m.facts.roleGrantedAt = role.confirmedAt;
     m.recordMutation({ kind: 'role-granted', target: m.spec.project, detail: `roles/aiplatform.user for serviceAccount:${account.email}` });

@@ -128,6 +128,8 @@ export const SurfaceFaultSchema = z.object({
   failNext: z.object({ count: z.number().int().min(0).max(1_000_000), status: z.union([z.literal(429), z.literal(500), z.literal(503)]).default(503) }).optional(),
   /** Added to every call. */
   latencyMs: z.number().nonnegative().max(120_000).default(0),
+  /** Holds the answer to a change after the change is made (and audited): a response lost in flight. */
+  mutationResponseDelayMs: z.number().nonnegative().max(120_000).default(0),
 });
 export type SurfaceFault = z.output<typeof SurfaceFaultSchema>;
 

@@ -158,7 +158,6 @@ export async function handleRequest(options: ListenerOptions, req: IncomingMessa
   } catch (err) {
     response = renderError(err);
   }
-  send(res, response);
   if (route && emuReq && mutates(route, emuReq.method)) {
     core.audit({
       time: core.nowIso(),
@@ -168,7 +167,11 @@ export async function handleRequest(options: ListenerOptions, req: IncomingMessa
       principal: describeCaller(core, emuReq),
       status: response.status ?? 200,
     });
+    // The change is made and on record; a caller that dies while its answer waits never learns it landed.
+    const delay = route.surface === 'admin' ? 0 : (core.faults.get(route.surface)?.mutationResponseDelayMs ?? 0);
+    if (delay > 0) await sleep(delay);
   }
+  send(res, response);
 }
 
 async function runRoute(core: EmulatorCore, route: RouteDef, req: EmuRequest, body: Buffer): Promise<EmuResponse> {

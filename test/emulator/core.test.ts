@@ -101,6 +101,32 @@ describe('the emulator core', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('holds the answer to a change after making it, so a caller can die not knowing it landed', async () => {
+    const creates = async () =>
+      ((await h.admin('GET', '/admin/v1/audit?surface=apikeys')).body.entries as Array<{ path: string; status: number }>).filter((e) => e.path === `/v2/${PARENT}/keys` && e.status === 200).length;
+    const createsBefore = await creates();
+    await h.admin('PUT', '/admin/v1/faults/apikeys', { mutationResponseDelayMs: 1_500 });
+    const started = Date.now();
+    const pending = keys.createKey({ parent: PARENT, keyId: 'answer-delayed', key: {} });
+    // The write is audited and the key readable while the caller still waits for its answer.
+    let audited = false;
+    while (!audited && Date.now() - started < 1_300) {
+      audited = (await creates()) === createsBefore + 1;
+      if (!audited) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(audited).toBe(true);
+    const [made] = await keys.getKey({ name: `${PARENT}/keys/answer-delayed` });
+    expect(made.name).toContain('answer-delayed');
+    expect(Date.now() - started).toBeLessThan(1_400);
+    await pending;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+    // Reads are not held.
+    const read = Date.now();
+    await keys.getKey({ name: `${PARENT}/keys/ticket-triage` });
+    expect(Date.now() - read).toBeLessThan(1_000);
+    await h.admin('DELETE', '/admin/v1/faults/apikeys');
+  });
+
   it('takes faults from the fixture', async () => {
     const faulty = await startCoreHarness({
       projects: [{ id: PROJECT, number: '480213697513' }],

@@ -1,12 +1,31 @@
 // A keyless worker as a process of its own, so the reliability suite can SIGKILL it. It is the
-// `keyless worker` of production with two differences for speed: it runs a prebuilt workflow
-// bundle (KEYLESS_WORKFLOW_BUNDLE) and prints `ready` once it polls.
+// `keyless worker` of production with three differences: it runs a prebuilt workflow bundle
+// (KEYLESS_WORKFLOW_BUNDLE, which carries the suite's kill switch), prints `ready` once it polls,
+// and kills itself at the stage boundary named in KEYLESS_TEST_KILL_AT_STAGE (see kill-switch.ts).
 // Google credentials come from ADC, as on a VM: the emulator's metadata server (GCE_METADATA_HOST).
 
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, type InjectedSinks } from '@temporalio/worker';
 import { createGoogleClients, endpointConfigFromEnv } from '../../activities/google-clients';
 import { temporalConfigFromEnv } from '../../worker/config';
 import { createKeylessWorker } from '../../worker/worker';
+import type { KillSwitchSinks } from './kill-switch';
+
+const killAtStage = process.env.KEYLESS_TEST_KILL_AT_STAGE;
+
+const sinks: InjectedSinks<KillSwitchSinks> = {
+  killSwitch: {
+    activityScheduled: {
+      fn: (info, stage, activityType) => {
+        if (!killAtStage || stage !== killAtStage) return;
+        // Pipes to the parent are written synchronously on Linux: this line arrives before the kill.
+        process.stdout.write(`killed: ${info.workflowId} at stage ${stage}, before ${activityType}\n`);
+        process.kill(process.pid, 'SIGKILL');
+      },
+      // A replay re-runs old decisions; only a live boundary kills.
+      callDuringReplay: false,
+    },
+  },
+};
 
 async function main(): Promise<void> {
   const config = temporalConfigFromEnv(process.env);
@@ -18,6 +37,7 @@ async function main(): Promise<void> {
     taskQueue: config.taskQueue,
     activityDeps: { clients: createGoogleClients(endpointConfigFromEnv(process.env)), orchestratorEmail: process.env.KEYLESS_ORCHESTRATOR },
     ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : {}),
+    sinks,
   });
   process.once('SIGTERM', () => worker.shutdown());
   process.stdout.write('ready\n');

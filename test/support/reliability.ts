@@ -6,17 +6,21 @@ import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { workflowBundle } from './temporal';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { workflowsPath } from '../../worker/worker';
 import type { AuditEntry } from '../../emulator/core/state';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const workerScript = join(repoRoot, 'test/reliability/worker-process.ts');
 const tsxLoader = join(repoRoot, 'node_modules/tsx/dist/loader.mjs');
 
-/** Writes the file's workflow bundle where a worker process can load it, so restarts skip bundling. */
+const killSwitchModule = join(repoRoot, 'test/reliability/kill-switch.ts');
+
+/** Writes the workflow bundle, with the suite's kill switch, where worker processes load it (restarts skip bundling). */
 export async function writeWorkflowBundle(dir: string): Promise<string> {
   const path = join(dir, 'workflow-bundle.js');
-  await writeFile(path, (await workflowBundle()).code);
+  const bundle = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: [killSwitchModule], logger: quietLogger });
+  await writeFile(path, bundle.code);
   return path;
 }
 
@@ -35,7 +39,10 @@ export interface WorkerProcessOptions {
 export interface WorkerProcess {
   /** How many times a worker process was started. */
   readonly starts: number;
-  start(): Promise<void>;
+  /** Starts a worker; with `killAtStage` it SIGKILLs itself at the first activity of that stage. */
+  start(options?: { killAtStage?: string }): Promise<void>;
+  /** Resolves when the running worker process has exited, however it ended; bounded by `timeoutMs`. */
+  exited(timeoutMs: number): Promise<void>;
   /** SIGKILL: no shutdown, no completion of in-flight tasks. */
   kill(): Promise<void>;
   /** SIGTERM then wait; safe when none runs. */
@@ -66,9 +73,10 @@ export function workerProcess(options: WorkerProcessOptions): WorkerProcess {
     get starts() {
       return starts;
     },
-    async start() {
+    async start(startOptions = {}) {
       if (child && child.exitCode === null && child.signalCode === null) throw new Error('a worker process already runs');
-      const c = spawn(process.execPath, ['--import', tsxLoader, workerScript], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const runEnv = startOptions.killAtStage ? { ...env, KEYLESS_TEST_KILL_AT_STAGE: startOptions.killAtStage } : env;
+      const c = spawn(process.execPath, ['--import', tsxLoader, workerScript], { cwd: repoRoot, env: runEnv, stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
       starts++;
       c.stderr!.pipe(log, { end: false });
@@ -88,6 +96,17 @@ export function workerProcess(options: WorkerProcessOptions): WorkerProcess {
           reject(new Error(`worker process exited with ${code} before it was ready (log: ${options.logFile})`));
         });
       });
+    },
+    async exited(timeoutMs) {
+      const c = child;
+      if (!c) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        waitExit(c),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`worker process still running after ${timeoutMs} ms (log: ${options.logFile})`)), timeoutMs);
+        }),
+      ]).finally(() => clearTimeout(timer));
     },
     async kill() {
       const c = child;
@@ -128,16 +147,20 @@ export async function pollUntil<T>(read: () => Promise<T>, done: (value: T) => b
   throw new Error(`${what} not reached within ${timeoutMs} ms (last: ${JSON.stringify(last)?.slice(0, 300)})`);
 }
 
-/** One row of the suite's closing table. */
-export interface ScenarioRow {
-  scenario: string;
-  runs: number;
-  outcome: string;
-}
+export { recordScenario, formatScenarioTable, type ScenarioRow } from './scenarios';
 
-export function formatScenarioTable(rows: ScenarioRow[]): string {
-  const header: ScenarioRow = { scenario: 'scenario', runs: 0, outcome: 'outcome' };
-  const width = Math.max(...[header, ...rows].map((r) => r.scenario.length));
-  const line = (r: ScenarioRow, runs: string) => `${r.scenario.padEnd(width)} | ${runs.padStart(4)} | ${r.outcome}`;
-  return [line(header, 'runs'), `${'-'.repeat(width)}-+------+${'-'.repeat(20)}`, ...rows.map((r) => line(r, String(r.runs)))].join('\n');
+const noop = () => undefined;
+const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: console.error };
+
+/** Every string inside a value, payloads decoded: what a sweep for leaked secrets must search. */
+export function decodedText(value: unknown): string {
+  const parts: string[] = [];
+  const walk = (v: unknown): void => {
+    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
+    else if (typeof v === 'string') parts.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(value);
+  return parts.join('\n');
 }
