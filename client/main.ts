@@ -19,6 +19,7 @@ import { renderReport, reportFor } from './commands/report';
 import { startDevStack, stopRequested } from './commands/dev';
 import { awaitMigration, startMigration } from './commands/migrate';
 import { listMigrations, migrationStatus, requestRollback, sendDecision, sendOperatorSignal, type MigrationRef } from './commands/operate';
+import { renderMigrationStatus } from './commands/status';
 import { specJsonSchema } from './commands/schema';
 import { loadSpec } from './spec-file';
 
@@ -276,11 +277,7 @@ const COMMANDS: Record<string, Command> = {
       if (args.positionals.length !== 1) throw new UserError('status needs a pipeline name, or --fleet <name>', ExitCode.Usage);
       const status = await withClient(({ client }) => migrationStatus(client, ref(args)));
       if (args.values.json) json(status);
-      else {
-        print(`${status.pipeline} (${status.project}): ${status.stage}`);
-        print(`next: ${status.next}`);
-        print(`vertex: ${status.vertexPercent}%  mutations: ${status.mutations.length}`);
-      }
+      else print(renderMigrationStatus(status));
       return ExitCode.Ok;
     },
   },

@@ -29,6 +29,8 @@ export const ErrorType = {
   Transient: 'Transient',
   /** A bad request we made; a bug or an invalid value, not worth retrying. */
   InvalidRequest: 'InvalidRequest',
+  /** An approve or reject from someone outside the spec's approvals.approvers: recorded, not acted on. */
+  ApproverNotAllowed: 'ApproverNotAllowed',
 } as const;
 
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
@@ -46,4 +48,5 @@ export const NON_RETRYABLE_ERROR_TYPES: ErrorType[] = [
   ErrorType.DualRunBreach,
   ErrorType.CanaryBreach,
   ErrorType.InvalidRequest,
+  ErrorType.ApproverNotAllowed,
 ];

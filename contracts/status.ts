@@ -1,7 +1,7 @@
 // What the `status` query returns and what the result of a migration records.
 
 import type { ErrorType } from './errors';
-import type { Outcome, Stage } from './stages';
+import type { ApprovalStage, Outcome, Stage } from './stages';
 
 /** One change keyless made to the outside world, with who approved it. */
 export interface Mutation {
@@ -20,6 +20,35 @@ export interface Decision {
   stage?: string;
   by: string;
   note?: string;
+  at: string;
+}
+
+/** An approve or reject the migration took in but would not act on: the attempt stays on record. */
+export interface ApprovalRefusal {
+  action: 'approve' | 'reject';
+  stage: ApprovalStage;
+  by: string;
+  at: string;
+  /** Why, as the caller was told (an ApproverNotAllowed failure). */
+  reason: string;
+}
+
+/** Refused approvals: how many there were, and the most recent ones (older ones are dropped). */
+export interface ApprovalRefusals {
+  total: number;
+  recent: ApprovalRefusal[];
+}
+
+/** A resource rollback did not put back because someone else changed it after keyless did. */
+export interface LeftAsFound {
+  /** The resource's name, e.g. the key's `projects/…/keys/…`. */
+  target: string;
+  /** Fields that differ from the snapshot taken before the migration (names, never values). */
+  changedFields: string[];
+  /** What the compensation found, as it reported it. */
+  reason: string;
+  /** What the operator should do now. */
+  advice: string;
   at: string;
 }
 
@@ -60,7 +89,11 @@ export interface MigrationStatus {
   vertexPercent: number;
   mutations: Mutation[];
   decisions: Decision[];
+  /** Approvals refused for who sent them; absent when there were none (or from an older worker). */
+  refusals?: ApprovalRefusals;
   rollback?: RollbackRecord;
+  /** What rollback left as it found it, because someone else had changed it. */
+  leftAsFound?: LeftAsFound[];
 }
 
 /** The result of a finished migration. */
@@ -76,5 +109,7 @@ export interface MigrationResult {
   dualRun?: unknown;
   canary: CanaryAnalysis[];
   soak?: { keyRequests: number; byMethod: { method: string; responseCode: string; requests: number }[] };
+  refusals?: ApprovalRefusals;
   rollback?: RollbackRecord;
+  leftAsFound?: LeftAsFound[];
 }

@@ -2,7 +2,8 @@
 // the waits, and the record of what was done. The stage functions in stages.ts act; this class
 // remembers. Workflow code: deterministic, no I/O.
 
-import { condition, log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ErrorType } from '../contracts/errors';
 import {
   ApprovalSchema,
   MESSAGE_DESCRIPTIONS,
@@ -25,8 +26,11 @@ import type { TrafficReport } from '../activities/traffic';
 import { KeylessStage } from '../contracts/names';
 import type { PipelineSpec } from '../contracts/spec';
 import type { ApprovalStage, Stage } from '../contracts/stages';
-import type { CanaryAnalysis, Decision, MigrationResult, MigrationStatus, Mutation, RollbackRecord } from '../contracts/status';
+import type { ApprovalRefusals, CanaryAnalysis, Decision, LeftAsFound, MigrationResult, MigrationStatus, Mutation, RollbackRecord } from '../contracts/status';
 import { describeNext } from './phase';
+
+/** Refused approvals kept in state: enough to see who tried, bounded so a flood cannot grow it. */
+const KEPT_REFUSALS = 20;
 
 /** Thrown inside the main flow when an operator or a failed stage asks for a rollback. */
 export class RollbackRequested extends Error {
@@ -49,6 +53,7 @@ export interface MigrationMemory {
   vertexPercent: number;
   analyses: CanaryAnalysis[];
   rollback?: RollbackRecord;
+  refusals?: ApprovalRefusals;
 }
 
 /** What the stages learned about the outside world, kept for later stages and for rollback. */
@@ -73,8 +78,8 @@ export interface MigrationFacts {
   trafficAnchor?: string;
   /** The traffic reading when the current canary step began. */
   stepBaseline?: TrafficReport;
-  /** Compensations refused because someone else changed the resource since keyless did. */
-  rollbackRefusals?: string[];
+  /** Compensations rollback skipped because someone else changed the resource since keyless did. */
+  leftAsFound?: LeftAsFound[];
 }
 
 export class Migration {
@@ -93,6 +98,7 @@ export class Migration {
   readonly approvals: Map<ApprovalStage, ApprovalReceipt>;
   readonly facts: MigrationFacts;
   readonly analyses: CanaryAnalysis[];
+  readonly refusals: ApprovalRefusals;
   rollbackRecord?: RollbackRecord;
 
   constructor(
@@ -110,6 +116,7 @@ export class Migration {
     this.routeGeneration = memory?.routeGeneration ?? 0;
     this.vertexPercent = memory?.vertexPercent ?? 0;
     this.analyses = memory?.analyses ?? [];
+    this.refusals = memory?.refusals ?? { total: 0, recent: [] };
     this.rollbackRecord = memory?.rollback;
   }
 
@@ -127,6 +134,7 @@ export class Migration {
       vertexPercent: this.vertexPercent,
       analyses: this.analyses,
       rollback: this.rollbackRecord,
+      refusals: this.refusals,
     };
   }
 
@@ -147,28 +155,46 @@ export class Migration {
     setHandler(statusQuery, () => this.status(), { description: MESSAGE_DESCRIPTIONS.status });
   }
 
-  /** Refuses, without touching state, an approval that is malformed, early, late or from a stranger. */
+  /**
+   * Refuses, without touching state, an approval that is malformed, early or late. One from a
+   * stranger passes on purpose: a validator's refusal leaves no trace in history, so decide()
+   * records the attempt and then refuses it.
+   */
   validateApproval(input: Approval): void {
     const parsed = ApprovalSchema.safeParse(input);
     if (!parsed.success) {
       throw new Error(`invalid approval: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`);
     }
-    const { stage, by } = parsed.data;
+    const { stage } = parsed.data;
     if (this.waitingFor !== approvalWait(stage)) {
       throw new Error(`stage ${stage} is not waiting for approval (the migration is at ${this.stage})`);
-    }
-    const approvers = this.spec.approvals.approvers;
-    if (approvers && !approvers.includes(by)) {
-      throw new Error(`${by} is not in approvals.approvers for ${this.spec.pipeline}`);
     }
   }
 
   decide(input: Approval, decision: ApprovalReceipt['decision']): ApprovalReceipt {
     const { stage, by, note } = ApprovalSchema.parse(input);
+    const approvers = this.spec.approvals.approvers;
+    if (approvers && !approvers.includes(by)) throw this.refuseApprover(decision === 'approved' ? 'approve' : 'reject', stage, by);
     const receipt: ApprovalReceipt = { stage, decision, by, at: nowIso() };
     this.approvals.set(stage, receipt);
     this.decisions.push({ action: decision === 'approved' ? 'approve' : 'reject', stage, by, note, at: receipt.at });
     return receipt;
+  }
+
+  /** Records an approve or reject from someone outside approvals.approvers; the failure it returns fails the update, not the migration. */
+  refuseApprover(action: 'approve' | 'reject', stage: ApprovalStage, by: string): ApplicationFailure {
+    const reason = `${by} is not in approvals.approvers for ${this.spec.pipeline}`;
+    const refusal = { action, stage, by, at: nowIso(), reason };
+    this.refusals.total += 1;
+    this.refusals.recent.push(refusal);
+    if (this.refusals.recent.length > KEPT_REFUSALS) this.refusals.recent.splice(0, this.refusals.recent.length - KEPT_REFUSALS);
+    log.warn('refused an approval from outside approvals.approvers', { action, stage, by });
+    return ApplicationFailure.create({
+      type: ErrorType.ApproverNotAllowed,
+      nonRetryable: true,
+      message: `${reason}: the attempt is recorded in the migration's status, and it still waits for ${approvalWait(stage)}`,
+      details: [refusal],
+    });
   }
 
   onOperatorAction(action: 'pause' | 'resume' | 'promote', input?: OperatorAction): void {
@@ -212,7 +238,9 @@ export class Migration {
       vertexPercent: this.vertexPercent,
       mutations: this.mutations,
       decisions: this.decisions,
+      refusals: this.refusals.total > 0 ? this.refusals : undefined,
       rollback: this.rollbackRecord,
+      leftAsFound: this.facts.leftAsFound,
     };
   }
 
@@ -226,6 +254,7 @@ export class Migration {
       canary: this.stage === 'canary' ? { step: this.canaryStep + 1, of: steps.length, percent: steps[this.canaryStep]?.percent ?? 100 } : undefined,
       bakeEndsAt: this.bakeEndsAt,
       rollbackReason: this.rollbackRecord?.reason,
+      leftAsFound: this.facts.leftAsFound?.map((x) => x.target),
     });
   }
 
@@ -287,7 +316,9 @@ export class Migration {
       dualRun: this.facts.dualRun,
       canary: this.analyses,
       soak: this.facts.soak,
+      refusals: this.refusals.total > 0 ? this.refusals : undefined,
       rollback: this.rollbackRecord,
+      leftAsFound: this.facts.leftAsFound,
     };
   }
 }

@@ -13,6 +13,8 @@ export interface PhaseInput {
   canary?: { step: number; of: number; percent: number };
   bakeEndsAt?: string;
   rollbackReason?: string;
+  /** Resources rollback left as someone else changed them: the operator has to look at them. */
+  leftAsFound?: string[];
 }
 
 /** What happens next, in one line. */
@@ -33,8 +35,11 @@ function describe(state: PhaseInput): string {
     }
     case 'rolling-back':
       return `rolling back: ${state.rollbackReason ?? 'requested'}`;
-    case 'rolled-back':
-      return `rolled back: ${state.rollbackReason ?? 'requested'}`;
+    case 'rolled-back': {
+      const text = `rolled back: ${state.rollbackReason ?? 'requested'}`;
+      if (!state.leftAsFound?.length) return text;
+      return `${text}; left as found, because someone else changed it: ${state.leftAsFound.join(', ')} (decide its state by hand)`;
+    }
     case 'completed':
       return 'completed: the pipeline runs on Vertex with its service account';
     case 'held':

@@ -3,8 +3,9 @@
 
 import { ActivityFailure, ApplicationFailure, CancellationScope, allHandlersFinished, condition, continueAsNew, log, patched, workflowInfo } from '@temporalio/workflow';
 import { ErrorType } from '../contracts/errors';
-import type { CanaryAnalysis } from '../contracts/status';
+import type { CanaryAnalysis, Mutation } from '../contracts/status';
 import { durationMs } from '../contracts/spec';
+import type { KeySnapshot } from '../activities/keys';
 import type { TrafficReport } from '../activities/traffic';
 import { analyses, compensations, mutations, probes, reads } from './activities';
 import { addKeyTraffic, trafficBetween } from './traffic-delta';
@@ -308,26 +309,22 @@ export async function rollback(m: Migration): Promise<void> {
     if (m.vertexPercent !== 0 && m.mutations.some((x) => x.kind === 'route-published')) {
       await publishRoute(m, 0, by, true);
     }
-    const keyTouched = toUndo.some((x) => x.kind === 'key-restricted' || x.kind === 'key-deleted');
+    const keyTouched = toUndo.some(isKeyChange);
+    let undeletedByKeyless = false;
     if (m.facts.keyDeleted) {
-      // Undelete gives the key a new etag; the restore below must expect that one.
       const undeleted = await compensations.undeleteKey({ apiKey: m.spec.apiKey });
-      m.facts.keyEtag = undeleted.etagAfter ?? m.facts.keyEtag;
       m.facts.keyDeleted = false;
-      m.recordMutation({ kind: 'key-undeleted', target: m.spec.apiKey, detail: 'rollback: undeleted', approvedBy: by });
-    }
-    if (keyTouched) {
-      try {
-        const restored = await compensations.restoreKeySnapshot({ snapshot: m.facts.keySnapshot!, expectedEtag: m.facts.keyEtag! });
-        m.facts.keyEtag = restored.etagAfter ?? m.facts.keyEtag;
-        m.recordMutation({ kind: 'key-restored', target: m.spec.apiKey, detail: 'rollback: restrictions and annotations as before the migration', approvedBy: by });
-      } catch (err) {
-        // Someone else changed the key since keyless did: their change wins, and the result says so.
-        if (!(err instanceof ActivityFailure) || (err.cause as ApplicationFailure | undefined)?.type !== ErrorType.ForeignChange) throw err;
-        m.facts.rollbackRefusals = [...(m.facts.rollbackRefusals ?? []), err.cause!.message];
-        log.warn('rollback left the key as someone else changed it', { apiKey: m.spec.apiKey });
+      // A key that is no longer deleted was undeleted by someone else: keep the etag keyless left,
+      // so the restore below refuses rather than overwrite what they did. (A retried undelete whose
+      // first completion was lost looks the same; it errs the safe way: the key is left as found.)
+      if (undeleted.undeleted) {
+        // Undelete gives the key a new etag; the restore below must expect that one.
+        m.facts.keyEtag = undeleted.etagAfter ?? m.facts.keyEtag;
+        undeletedByKeyless = true;
+        m.recordMutation({ kind: 'key-undeleted', target: m.spec.apiKey, detail: 'rollback: undeleted', approvedBy: by });
       }
     }
+    const keyRestored = keyTouched ? await restoreKeyUnlessChanged(m, by) : true;
     if (m.facts.roleAdded && !m.spec.serviceAccount.keepOnRollback) {
       await compensations.removeVertexRole({ project: m.spec.project, member: `serviceAccount:${serviceAccountEmail(m)}` });
       m.recordMutation({ kind: 'role-removed', target: m.spec.project, detail: `rollback: roles/aiplatform.user removed for ${serviceAccountEmail(m)}`, approvedBy: by });
@@ -337,9 +334,55 @@ export async function rollback(m: Migration): Promise<void> {
       m.recordMutation({ kind: 'account-deleted', target: serviceAccountEmail(m), detail: 'rollback: the account keyless created is deleted', approvedBy: by });
     }
     const at = nowIso();
-    for (const mutation of toUndo) mutation.undoneAt = at;
+    for (const mutation of toUndo) {
+      // A key left as someone else changed it still carries whatever of keyless's change survived theirs.
+      const undone = !isKeyChange(mutation) || keyRestored || (mutation.kind === 'key-deleted' && undeletedByKeyless);
+      if (undone) mutation.undoneAt = at;
+    }
   });
   m.enter('rolled-back');
+}
+
+function isKeyChange(mutation: Mutation): boolean {
+  return mutation.kind === 'key-restricted' || mutation.kind === 'key-deleted';
+}
+
+/**
+ * Puts the key back as inventory found it, unless someone else changed (or deleted) it after
+ * keyless last did: their change wins, the key is left as found, and the status and result say
+ * what the operator should do. Returns whether the key was restored.
+ */
+async function restoreKeyUnlessChanged(m: Migration, by: string | undefined): Promise<boolean> {
+  const snapshot = m.facts.keySnapshot!;
+  // The spec's name for the key (project id, not number): the one the operator knows it by.
+  const key = m.spec.apiKey;
+  try {
+    const restored = await compensations.restoreKeySnapshot({ snapshot, expectedEtag: m.facts.keyEtag! });
+    m.facts.keyEtag = restored.etagAfter ?? m.facts.keyEtag;
+    m.recordMutation({ kind: 'key-restored', target: m.spec.apiKey, detail: 'rollback: restrictions and annotations as before the migration', approvedBy: by });
+    return true;
+  } catch (err) {
+    const failure = err instanceof ActivityFailure ? (err.cause as ApplicationFailure | undefined) : undefined;
+    const deleted = failure?.type === ErrorType.KeyNotFound;
+    if (failure?.type !== ErrorType.ForeignChange && !deleted) throw err;
+    const found = (failure.details?.[0] ?? {}) as { changedFields?: string[] };
+    const before = `before the migration it had display name "${snapshot.displayName}" and restrictions ${describeRestrictions(snapshot.restrictions)}`;
+    const advice = deleted
+      ? `someone else deleted ${key} during the migration and rollback did not undelete it: if a job still needs the key, undelete it within 30 days of its deletion (${before})`
+      : `someone else changed ${key} after keyless did, so rollback left it as they set it, with whatever of keyless's own changes survived theirs: ` +
+        `find who in Cloud Audit Logs (apikeys.googleapis.com UpdateKey on this key), agree with them on the key's state and set it by hand (${before})`;
+    m.facts.leftAsFound = [
+      ...(m.facts.leftAsFound ?? []),
+      { target: key, changedFields: found.changedFields ?? (deleted ? ['deleteTime'] : []), reason: failure.message, advice, at: nowIso() },
+    ];
+    log.warn('rollback left the key as someone else changed it', { apiKey: key, failureType: failure.type });
+    return false;
+  }
+}
+
+function describeRestrictions(restrictions: KeySnapshot['restrictions']): string {
+  const text = JSON.stringify(restrictions ?? {});
+  return text === '{}' ? 'none' : text;
 }
 
 /** Long bakes and soaks: start a fresh history, carrying the state, before this one grows too long. */

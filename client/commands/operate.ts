@@ -1,6 +1,6 @@
 // Operator verbs on a running migration: approve, reject, pause, resume, promote, rollback, status.
 
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import {
   approveUpdate,
   pauseSignal,
@@ -14,6 +14,7 @@ import {
   type OperatorAction,
   type RollbackRequest,
 } from '../../contracts/messages';
+import { ErrorType } from '../../contracts/errors';
 import { KeylessPipeline, KeylessProject, KeylessStage, MIGRATE_PIPELINE_WORKFLOW, migrationWorkflowId } from '../../contracts/names';
 import type { MigrationStatus } from '../../contracts/status';
 import { ExitCode, UserError } from '../errors';
@@ -37,14 +38,19 @@ export async function migrationHandle(client: Client, ref: MigrationRef): Promis
   return client.workflow.getHandle(ids[0]!);
 }
 
-/** Sends approve or reject; the workflow's validator may refuse it, and that refusal is shown as is. */
+/**
+ * Sends approve or reject. The workflow refuses a malformed one or one for a stage that does not
+ * wait; one from outside the spec's approvers it records, then refuses. Either refusal is shown as is.
+ */
 export async function sendDecision(client: Client, ref: MigrationRef, decision: 'approve' | 'reject', approval: Approval): Promise<ApprovalReceipt> {
   const handle = await migrationHandle(client, ref);
   try {
     return await handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [approval] });
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
-      throw new UserError(`${decision} refused: ${err.cause?.message ?? err.message}`, ExitCode.Failed);
+      const notAllowed = err.cause instanceof ApplicationFailure && err.cause.type === ErrorType.ApproverNotAllowed;
+      const hint = notAllowed ? `ask someone listed in the spec's approvals.approvers; \`keyless status ${ref.pipeline}${ref.project ? ` --project ${ref.project}` : ''}\` shows the refusal` : undefined;
+      throw new UserError(`${decision} refused: ${err.cause?.message ?? err.message}`, ExitCode.Failed, hint);
     }
     throw notFound(err, ref);
   }

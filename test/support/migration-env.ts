@@ -13,7 +13,7 @@ import type { PipelineSpecInput } from '../../contracts/spec';
 import { DEMO_ORCHESTRATOR, PIPELINE_ANNOTATION } from '../../emulator';
 import type { DemoOptions } from '../../emulator/core/demo';
 import { startTestCloud, type TestCloud } from './cloud';
-import { startTimeSkippingServer, uniqueTaskQueue, workflowBundle } from './temporal';
+import { startLocalTestServer, startTimeSkippingServer, uniqueTaskQueue, workflowBundle } from './temporal';
 
 export interface MigrationBench {
   env: TestWorkflowEnvironment;
@@ -32,8 +32,11 @@ export interface MigrationBench {
 }
 
 /** Starts the bench with an unrestricted key for each named scenario pipeline. */
-export async function startMigrationBench(pipelines: string[], estate: DemoOptions & { sharedKeys?: Record<string, string[]> } = {}): Promise<MigrationBench> {
-  const env = await startTimeSkippingServer();
+export async function startMigrationBench(
+  pipelines: string[],
+  estate: DemoOptions & { sharedKeys?: Record<string, string[]>; /** The dev server (real time, real limits) instead of time skipping. */ server?: 'time-skipping' | 'dev' } = {},
+): Promise<MigrationBench> {
+  const env = estate.server === 'dev' ? await startLocalTestServer() : await startTimeSkippingServer();
   const cloud = await startTestCloud({
     ...estate,
     tweak: (fixture) => {

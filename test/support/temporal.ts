@@ -6,7 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { registerSearchAttributes } from '../../worker/search-attributes';
 import { startDevServer, type DevServer } from '../../worker/dev-server';
-import { temporalTestServerPath } from '../../worker/temporal-binaries';
+import { temporalCliPath, temporalTestServerPath } from '../../worker/temporal-binaries';
 import { workflowsPath } from '../../worker/worker';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -26,6 +26,18 @@ export function uniqueTaskQueue(label = 'test'): string {
 export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: temporalTestServerPath() } },
+  });
+  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
+  return env;
+}
+
+/**
+ * The pinned Temporal CLI dev server as a test environment (real time, the real server's limits,
+ * such as its 2 MB payload limit, which the time-skipping server does not enforce).
+ */
+export async function startLocalTestServer(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: temporalCliPath() }, ui: false },
   });
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   return env;

@@ -16,4 +16,9 @@ describe('describeNext', () => {
   it('gives the reason of a rollback', () => {
     expect(describeNext({ stage: 'rolled-back', paused: false, rollbackReason: 'cutover rejected by bob' })).toBe('rolled back: cutover rejected by bob');
   });
+  it('names what a rollback left as someone else changed it', () => {
+    expect(describeNext({ stage: 'rolled-back', paused: false, rollbackReason: 'cutover rejected by bob', leftAsFound: ['projects/p/locations/global/keys/k'] })).toBe(
+      'rolled back: cutover rejected by bob; left as found, because someone else changed it: projects/p/locations/global/keys/k (decide its state by hand)',
+    );
+  });
 });

@@ -200,20 +200,26 @@ describe('migratePipeline', () => {
     expect(result.decisions.map((d) => d.action)).toEqual(['pause', 'resume', 'promote']);
   });
 
-  it('refuses an approval at the wrong stage, from a stranger or malformed, without changing state', async () => {
+  it('refuses an approval at the wrong stage or malformed without changing state, and one from a stranger with a record of it', async () => {
     const spec = bench.spec('wf-guard', { approvals: { approvers: ['alice@example.com'] } });
     await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
       await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
       expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'finalize', by: 'alice@example.com' }] }))).toMatch(/stage finalize is not waiting/);
-      expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: 'mallory@example.com' }] }))).toMatch(/not in approvals.approvers/);
       expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: '' }] }))).toMatch(/by must name who acts/);
       expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'launch', by: 'alice@example.com' } as never] }))).toMatch(/stage must be one of: cutover, finalize/);
+      expect((await handle.query(statusQuery)).refusals).toBeUndefined();
+      // A stranger's approval is taken in so that it leaves a trace, then refused.
+      const stranger = await handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: 'mallory@example.com' }] }).catch((e: unknown) => e);
+      expect(stranger).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect((stranger as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'ApproverNotAllowed', message: expect.stringMatching(/^mallory@example.com is not in approvals.approvers/) });
       const status = await handle.query(statusQuery);
       expect(status.decisions).toEqual([]);
       expect(status.waitingFor).toBe('approve(stage: cutover)');
+      expect(status.refusals).toMatchObject({ total: 1, recent: [{ action: 'approve', stage: 'cutover', by: 'mallory@example.com' }] });
       await handle.signal(rollbackSignal, { by: 'alice@example.com', reason: 'test over' });
       expect(((await handle.result()) as MigrationResult).outcome).toBe('rolled-back');
+      await maybeRecordHistory('refused-approver-migration', await handle.fetchHistory());
     });
   });
 
