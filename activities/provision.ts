@@ -154,6 +154,15 @@ export function createProvisionActivities(deps: ProvisionDeps) {
       return { removed: changed, etag };
     },
 
+    /** Compensation: takes back the orchestrator's token-creator grant on an account keyless keeps (one it adopted). */
+    async removeTokenCreator(input: { serviceAccountEmail: string; orchestratorEmail?: string }): Promise<{ removed: boolean }> {
+      const orchestratorEmail = input.orchestratorEmail ?? (await whoAmI(clients, deps.orchestratorEmail));
+      // An account gone since has no policy left to clean.
+      if (!(await getServiceAccount(clients, input.serviceAccountEmail))) return { removed: false };
+      const { changed } = await removeMember(serviceAccountPolicy(clients, input.serviceAccountEmail), TOKEN_CREATOR_ROLE, asMember(orchestratorEmail));
+      return { removed: changed };
+    },
+
     /** Compensation: deletes the account keyless created; an account already gone is fine. */
     async deleteServiceAccount(input: { email: string }): Promise<{ deleted: boolean }> {
       try {

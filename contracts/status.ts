@@ -5,7 +5,7 @@ import type { ApprovalStage, Outcome, Stage } from './stages';
 
 /** One change keyless made to the outside world, with who approved it. */
 export interface Mutation {
-  kind: 'route-published' | 'account-created' | 'role-granted' | 'token-creator-granted' | 'key-restricted' | 'key-deleted' | 'key-restored' | 'key-undeleted' | 'account-deleted' | 'role-removed';
+  kind: 'route-published' | 'account-created' | 'role-granted' | 'token-creator-granted' | 'key-restricted' | 'key-deleted' | 'key-restored' | 'key-undeleted' | 'account-deleted' | 'role-removed' | 'token-creator-removed';
   target: string;
   detail: string;
   at: string;

@@ -69,6 +69,8 @@ export interface MigrationFacts {
   accountCreated?: boolean;
   roleAdded?: boolean;
   roleGrantedAt?: string;
+  /** The orchestrator's token-creator grant on the account was keyless's. */
+  tokenCreatorAdded?: boolean;
   dualRun?: unknown;
   probe?: unknown;
   soak?: { keyRequests: number; byMethod: { method: string; responseCode: string; requests: number }[] };

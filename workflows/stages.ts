@@ -18,6 +18,8 @@ function firstModel(m: Migration): string {
 
 /** Patch: provision reads whether the Vertex binding predates the migration (histories before it do not). */
 const BINDING_OWNER_READ = 'binding-owner-read';
+/** Patch: rollback takes back the token-creator grant on an account it keeps (histories before it do not). */
+const TOKEN_CREATOR_COMPENSATION = 'token-creator-compensation';
 
 function serviceAccountEmail(m: Migration): string {
   return m.facts.serviceAccountEmail ?? `${m.spec.serviceAccount.accountId}@${m.spec.project}.iam.gserviceaccount.com`;
@@ -81,6 +83,7 @@ export async function provision(m: Migration): Promise<void> {
   }
   const tokenCreator = await mutations.ensureTokenCreator({ serviceAccountEmail: account.email });
   if (tokenCreator.added) {
+    m.facts.tokenCreatorAdded = true;
     m.recordMutation({ kind: 'token-creator-granted', target: account.email, detail: 'roles/iam.serviceAccountTokenCreator for the orchestrator' });
   }
 }
@@ -328,6 +331,12 @@ export async function rollback(m: Migration): Promise<void> {
     if (m.facts.roleAdded && !m.spec.serviceAccount.keepOnRollback) {
       await compensations.removeVertexRole({ project: m.spec.project, member: `serviceAccount:${serviceAccountEmail(m)}` });
       m.recordMutation({ kind: 'role-removed', target: m.spec.project, detail: `rollback: roles/aiplatform.user removed for ${serviceAccountEmail(m)}`, approvedBy: by });
+    }
+    // The grant lives on the account's own policy: deleting the account takes it along, and
+    // keepOnRollback keeps it with the role; an adopted account must lose it explicitly.
+    if (m.facts.tokenCreatorAdded && !m.facts.accountCreated && !m.spec.serviceAccount.keepOnRollback && patched(TOKEN_CREATOR_COMPENSATION)) {
+      await compensations.removeTokenCreator({ serviceAccountEmail: serviceAccountEmail(m) });
+      m.recordMutation({ kind: 'token-creator-removed', target: serviceAccountEmail(m), detail: 'rollback: the orchestrator may no longer mint its tokens', approvedBy: by });
     }
     if (m.facts.accountCreated && !m.spec.serviceAccount.keepOnRollback) {
       await compensations.deleteServiceAccount({ email: serviceAccountEmail(m) });

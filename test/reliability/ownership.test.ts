@@ -23,6 +23,7 @@ const STRANGER = 'own-stranger';
 const FOREIGN = 'own-foreign';
 const DELETED = 'own-deleted';
 const DUPLICATE = 'own-duplicate';
+const ADOPTED = 'own-adopted';
 const keyName = (keyId: string) => `projects/demo-project/locations/global/keys/${keyId}`;
 /** Someone with the project's owner role, not keyless: the platform team editing a key by hand. */
 const OTHER_PRINCIPAL = 'operator@example.com';
@@ -30,7 +31,7 @@ const OTHER_PRINCIPAL = 'operator@example.com';
 let bench: MigrationBench;
 
 beforeAll(async () => {
-  bench = await startMigrationBench([STRANGER, FOREIGN, DELETED, DUPLICATE]);
+  bench = await startMigrationBench([STRANGER, FOREIGN, DELETED, DUPLICATE, ADOPTED]);
 });
 
 afterAll(async () => {
@@ -250,6 +251,41 @@ describe('given someone else changes the key while the migration runs', () => {
       scenario: 'key deleted by someone else mid-migration',
       runs: 1,
       outcome: 'rollback left it deleted (no undelete); binding and account undone; the result says how to undelete',
+    });
+  });
+});
+
+describe('given a service account that existed before the migration', () => {
+  it('when the cutover is rejected, then rollback keeps the account but takes back the binding and the token-creator grant keyless added', async () => {
+    const accountId = `${ADOPTED}-sa`;
+    const account = `${accountId}@demo-project.iam.gserviceaccount.com`;
+    await bench.cloud.clients.iam.projects.serviceAccounts.create({
+      name: 'projects/demo-project',
+      requestBody: { accountId, serviceAccount: { displayName: 'made by the platform team' } },
+    });
+    const tokenCreators = async () => {
+      const { data } = await bench.cloud.clients.iam.projects.serviceAccounts.getIamPolicy({ resource: `projects/demo-project/serviceAccounts/${account}` });
+      return data.bindings?.find((b) => b.role === 'roles/iam.serviceAccountTokenCreator')?.members ?? [];
+    };
+    expect(await tokenCreators()).toEqual([]);
+    const spec = bench.spec(ADOPTED, { serviceAccount: { accountId, create: false } });
+    const result = await bench.withWorker(async (taskQueue) => {
+      const handle = await bench.start(spec, taskQueue);
+      await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
+      expect(await tokenCreators()).toEqual([`serviceAccount:${DEMO_ORCHESTRATOR}`]);
+      await handle.executeUpdate(rejectUpdate, { args: [{ stage: 'cutover', by: 'carol@example.com' }] });
+      return (await handle.result()) as MigrationResult;
+    });
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.mutations.map((m) => m.kind)).toEqual(['key-restricted', 'role-granted', 'token-creator-granted', 'key-restored', 'role-removed', 'token-creator-removed']);
+    expect(await accountExists(account)).toBe(true);
+    expect(await tokenCreators()).toEqual([]);
+    expect(await vertexMembers()).not.toContain(`serviceAccount:${account}`);
+
+    recordScenario({
+      scenario: 'adopted service account, cutover rejected',
+      runs: 1,
+      outcome: 'rollback kept the account and removed the binding and the token-creator grant keyless had added',
     });
   });
 });
