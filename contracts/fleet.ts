@@ -68,6 +68,16 @@ export interface FleetStatus {
   halted?: { wave: number; failures: number; size: number; at: string };
   counts: Record<FleetMember['state'], number>;
   members: FleetMember[];
+  /** approveWave attempts from outside `approvers`: refused, and kept here (the last 20, and a count). */
+  refusals?: { total: number; recent: WaveApprovalRefusal[] };
+}
+
+/** An approveWave the fleet took in but would not act on. */
+export interface WaveApprovalRefusal {
+  wave: number;
+  by: string;
+  at: string;
+  reason: string;
 }
 
 export const approveWaveUpdate = defineUpdate<{ wave: number; by: string; at: string }, [WaveApproval]>('approveWave');

@@ -12,7 +12,7 @@ import {
   startChild,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import { FLEET_MESSAGE_DESCRIPTIONS, FleetSpecSchema, WaveApprovalSchema, approveWaveUpdate, fleetStatusQuery, type FleetMember, type FleetSpec, type FleetSpecInput, type FleetStatus, type WaveApproval } from '../contracts/fleet';
+import { FLEET_MESSAGE_DESCRIPTIONS, FleetSpecSchema, WaveApprovalSchema, approveWaveUpdate, fleetStatusQuery, type FleetMember, type FleetSpec, type FleetSpecInput, type FleetStatus, type WaveApproval, type WaveApprovalRefusal } from '../contracts/fleet';
 import { ErrorType } from '../contracts/errors';
 import { RollbackRequestSchema, rollbackSignal, type RollbackRequest } from '../contracts/messages';
 import { migrationWorkflowId } from '../contracts/names';
@@ -26,7 +26,11 @@ export interface FleetResult {
   counts: FleetStatus['counts'];
   members: FleetMember[];
   waveApprovals: { wave: number; by: string; at: string }[];
+  refusals?: FleetStatus['refusals'];
 }
+
+/** How many refused wave approvals the fleet keeps (the count goes on). */
+const KEPT_REFUSALS = 20;
 
 class Fleet {
   readonly members: FleetMember[];
@@ -36,6 +40,7 @@ class Fleet {
   halted?: FleetStatus['halted'];
   haltRequest?: RollbackRequest;
   readonly approvals = new Map<number, { wave: number; by: string; at: string }>();
+  readonly refusals: { total: number; recent: WaveApprovalRefusal[] } = { total: 0, recent: [] };
   readonly running = new Map<string, ChildWorkflowHandle<typeof migratePipeline>>();
 
   constructor(readonly spec: FleetSpec) {
@@ -53,14 +58,31 @@ class Fleet {
     const parsed = WaveApprovalSchema.safeParse(input);
     if (!parsed.success) throw new Error(`invalid wave approval: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`);
     if (this.waitingFor !== waveWait(parsed.data.wave)) throw new Error(`wave ${parsed.data.wave} is not waiting for approval (the fleet is at wave ${this.wave})`);
-    const approvers = this.spec.approvers;
-    if (approvers && !approvers.includes(parsed.data.by)) throw new Error(`${parsed.data.by} is not in approvers for fleet ${this.spec.fleet}`);
+    // Someone outside `approvers` passes on purpose: a validator's refusal leaves no trace in
+    // history, so approveWave() records the attempt and then refuses it.
   }
 
   approveWave(input: WaveApproval): { wave: number; by: string; at: string } {
+    const approvers = this.spec.approvers;
+    if (approvers && !approvers.includes(input.by)) throw this.refuseApprover(input);
     const receipt = { wave: input.wave, by: input.by, at: new Date().toISOString() };
     this.approvals.set(input.wave, receipt);
     return receipt;
+  }
+
+  /** Records an approveWave from outside `approvers`; the failure it returns fails the update, not the fleet. */
+  refuseApprover(input: WaveApproval): ApplicationFailure {
+    const reason = `${input.by} is not in approvers for fleet ${this.spec.fleet}`;
+    const refusal = { wave: input.wave, by: input.by, at: new Date().toISOString(), reason };
+    this.refusals.total += 1;
+    this.refusals.recent.push(refusal);
+    if (this.refusals.recent.length > KEPT_REFUSALS) this.refusals.recent.splice(0, this.refusals.recent.length - KEPT_REFUSALS);
+    return ApplicationFailure.create({
+      type: ErrorType.ApproverNotAllowed,
+      nonRetryable: true,
+      message: `${reason}: the attempt is recorded in the fleet's status, and it still waits for ${waveWait(input.wave)}`,
+      details: [refusal],
+    });
   }
 
   requestHalt(input: RollbackRequest): void {
@@ -71,7 +93,16 @@ class Fleet {
   status(): FleetStatus {
     const counts = { waiting: 0, running: 0, completed: 0, 'rolled-back': 0, held: 0, 'not-started': 0, 'failed-to-start': 0 } as FleetStatus['counts'];
     for (const m of this.members) counts[m.state]++;
-    return { fleet: this.spec.fleet, wave: this.wave, waves: this.waves, waitingFor: this.waitingFor, halted: this.halted, counts, members: this.members };
+    return {
+      fleet: this.spec.fleet,
+      wave: this.wave,
+      waves: this.waves,
+      waitingFor: this.waitingFor,
+      halted: this.halted,
+      counts,
+      members: this.members,
+      ...(this.refusals.total > 0 ? { refusals: this.refusals } : {}),
+    };
   }
 
   publishDetails(): void {
@@ -192,7 +223,7 @@ export async function migrateFleet(input: FleetSpecInput): Promise<FleetResult> 
   fleet.publishDetails();
   await condition(allHandlersFinished);
   const status = fleet.status();
-  return { fleet: status.fleet, halted: status.halted, counts: status.counts, members: status.members, waveApprovals: [...fleet.approvals.values()] };
+  return { fleet: status.fleet, halted: status.halted, counts: status.counts, members: status.members, waveApprovals: [...fleet.approvals.values()], ...(status.refusals ? { refusals: status.refusals } : {}) };
 }
 
 function waveWait(wave: number): string {

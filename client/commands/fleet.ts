@@ -80,5 +80,8 @@ export function renderFleetStatus(status: FleetStatus): string {
   const counts = Object.entries(status.counts).filter(([, n]) => n > 0).map(([state, n]) => `${n} ${state}`).join(', ');
   const head = `fleet ${status.fleet}: wave ${status.wave}/${status.waves}${status.halted ? ` (halted at wave ${status.halted.wave})` : ''}${status.waitingFor ? `, waiting for ${status.waitingFor}` : ''}: ${counts}`;
   const rows = status.members.map((m) => `  wave ${m.wave}  ${m.pipeline.padEnd(30)} ${m.state}${m.reason ? `  (${m.reason})` : ''}`);
-  return [head, ...rows].join('\n');
+  const refusals = status.refusals
+    ? [`refused wave approvals: ${status.refusals.total}${status.refusals.total > status.refusals.recent.length ? ` (the last ${status.refusals.recent.length} below)` : ''}`, ...status.refusals.recent.map((r) => `  ${r.at}  wave ${r.wave}  ${r.by}: ${r.reason}`)]
+    : [];
+  return [head, ...rows, ...refusals].join('\n');
 }

@@ -60,6 +60,9 @@ describe('migrateFleet', () => {
       expect(first.counts).toMatchObject({ waiting: 2, running: 0 });
       const stranger = await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 1, by: 'mallory@example.com' }] }).catch((e: unknown) => e);
       expect(stranger).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect((stranger as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'ApproverNotAllowed', message: expect.stringMatching(/^mallory@example.com is not in approvers/) });
+      // Refused, but on record; the wave still waits.
+      expect(await handle.query(fleetStatusQuery)).toMatchObject({ waitingFor: 'approveWave(wave: 1)', refusals: { total: 1, recent: [{ wave: 1, by: 'mallory@example.com' }] } });
       const early = await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 2, by: 'lead@example.com' }] }).catch((e: unknown) => e);
       expect((early as WorkflowUpdateFailedError).cause?.message).toMatch(/wave 2 is not waiting/);
       await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 1, by: 'lead@example.com' }] });
@@ -71,5 +74,6 @@ describe('migrateFleet', () => {
     expect(result.halted).toBeUndefined();
     expect(result.members.map((m) => m.state)).toEqual(['completed', 'completed']);
     expect(result.waveApprovals.map((a) => [a.wave, a.by])).toEqual([[1, 'lead@example.com'], [2, 'lead@example.com']]);
+    expect(result.refusals?.total).toBe(1);
   });
 });
