@@ -63,6 +63,16 @@ export interface CreateGoogleClientsOptions {
   authClient?: OAuth2Client;
 }
 
+/**
+ * gax client configuration that retries none of `methods`. Monitoring's defaults ask ListTimeSeries
+ * to retry UNAVAILABLE with real-time sleeps for up to 10 minutes, far past the activity's
+ * start-to-close timeout. gax 5 over REST happens not to act on it (it compares the HTTP status
+ * with gRPC codes); this keeps it so when that is fixed.
+ */
+function withoutRetries(service: string, methods: string[]): { interfaces: Record<string, { retry_codes: Record<string, string[]>; methods: Record<string, { retry_codes_name: string }> }> } {
+  return { interfaces: { [service]: { retry_codes: { none: [] }, methods: Object.fromEntries(methods.map((m) => [m, { retry_codes_name: 'none' }])) } } };
+}
+
 /** gax (REST fallback) options for an origin; `port` must be separate or gax dials 443. */
 function gaxEndpoint(config: EndpointConfig): { apiEndpoint?: string; port?: number; protocol?: string } {
   if (config.mode === 'google') return {};
@@ -76,8 +86,20 @@ export function createGoogleClients(config: EndpointConfig, options: CreateGoogl
   // REST fallback in production too: one wire format, the one the emulator tests exercise.
   const gax = { fallback: true as const, ...gaxEndpoint(config), ...(options.authClient ? { authClient: options.authClient } : { auth: auth as GoogleAuth }) };
   const rootUrl = config.mode === 'emulator' ? `${config.baseUrl}/` : undefined;
-  const discovery = { auth, ...(rootUrl ? { rootUrl } : {}) };
+  // Temporal's retry policies (workflows/activities.ts) own retries: a library that retries a 429
+  // or 5xx by itself sleeps in real time inside the attempt (gaxios: 3 retries of every GET, PUT
+  // and DELETE, 2 s in all), where no attempt budget, heartbeat or time-skipping test server sees
+  // it: an IAM outage took 60 requests and 32 s of real time instead of 15 attempts. So the
+  // discovery clients fail fast and the activity retries.
+  const discovery = { auth, retry: false, ...(rootUrl ? { rootUrl } : {}) };
   const storageOptions: StorageOptions = {
+    // Publishing a route reads the object four times and writes it once in one attempt; with no
+    // retry at all a 25 % fault rate failed 76 % of attempts and 1.6 % of publishes exhausted their
+    // 15-attempt budget. So each request gets one retry a second later (1 s is the least Storage's
+    // upload path accepts), not Storage's default of 3 over up to 10 minutes. Only reads and
+    // conditional writes are retried (the default strategy), and the route store's writes are
+    // conditional: a retry that finds its own write landed gets 412 and re-reads (route-store-gcs).
+    retryOptions: { autoRetry: true, maxRetries: 1, maxRetryDelay: 1, totalTimeout: 10 },
     ...(config.mode === 'emulator' ? { apiEndpoint: config.baseUrl, useAuthWithCustomEndpoint: true } : {}),
     // @google-cloud/storage 7 bundles google-auth-library 9: same runtime shape, separate types.
     ...(options.authClient ? { authClient: storageAuth(options.authClient) } : {}),
@@ -85,12 +107,13 @@ export function createGoogleClients(config: EndpointConfig, options: CreateGoogl
   return {
     config,
     auth,
+    // API Keys methods are all non-idempotent in gax's defaults: none is retried already.
     apiKeys: new ApiKeysClient(gax),
     iam: iam({ version: 'v1', ...discovery }),
     resourceManager: cloudresourcemanager({ version: 'v3', ...discovery }),
     resourceManagerV1: cloudresourcemanager({ version: 'v1', ...discovery }),
     iamCredentials: iamcredentials({ version: 'v1', ...discovery }),
-    monitoring: new MetricServiceClient(gax),
+    monitoring: new MetricServiceClient({ ...gax, clientConfig: withoutRetries('google.monitoring.v3.MetricService', ['ListTimeSeries']) }),
     storage: new Storage(storageOptions),
     endpoints: {
       apiKeys: config.mode === 'emulator' ? config.baseUrl : 'https://apikeys.googleapis.com',

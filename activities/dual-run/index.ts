@@ -1,7 +1,8 @@
 // The dual-run activity: the pipeline's sample prompts through both paths (the API key against the
 // Gemini API, the pipeline's service account against Vertex), compared sample by sample and gated
 // against the spec's thresholds. A breach is a result (`passed: false`), not a failure: the
-// workflow decides what to do with it. Only infrastructure problems throw.
+// workflow decides what to do with it. Only infrastructure problems throw, and so does a 429 or
+// 5xx that outlasts a call's quick retries: an outage is not a difference between the paths.
 //
 // The key string is fetched with getKeyString inside this activity only, right before the first
 // key-side call, and lives in a local variable and the Gemini client built from it; it is never
@@ -26,7 +27,11 @@ export { renderDualRunMarkdown, summaryLine } from './report';
 /** The seed every dual-run call uses: with temperature 0 it makes both paths as deterministic as the model allows. */
 export const DUAL_RUN_SEED = 619;
 
-/** Attempts per call for 429 and 5xx before the failure is recorded as that sample's result. */
+/**
+ * Attempts per call for 429 and 5xx before the activity fails retryably and Temporal retries it
+ * (resuming from the heartbeat). Recording the failure as the sample's result instead turned a
+ * burst of three faults into a dual-run breach and a rollback: 3 % of migrations under 25 % faults.
+ */
 const CALL_ATTEMPTS = 3;
 const RETRY_BASE_MS = 250;
 /** Heartbeats while a sample's calls run; well inside the workflow's 20 s heartbeat timeout. */
@@ -225,6 +230,7 @@ export function createDualRunActivities(deps: DualRunDeps) {
               await (ctx ? ctx.sleep(RETRY_BASE_MS * 2 ** (attempt - 1)) : new Promise((r) => setTimeout(r, RETRY_BASE_MS * 2 ** (attempt - 1))));
               continue;
             }
+            if (retryable) throw toApplicationFailure(err, { context: `calling ${model} (${ai === vertex ? 'Vertex' : 'Gemini API'} path), ${attempt} attempts` });
             return { outcome: callFailure(failure, latencyMs, keyString) };
           } finally {
             signal?.removeEventListener('abort', forward);
@@ -251,10 +257,15 @@ export function createDualRunActivities(deps: DualRunDeps) {
         if (signal?.aborted) throw signal.reason;
         // A slow model call must not look like a dead worker: keep heartbeating while it runs.
         const keepAlive = ctx ? setInterval(() => ctx.heartbeat({ plan: planId, completed: [...completed] } satisfies DualRunProgress), KEEP_ALIVE_MS) : undefined;
-        const [keyObservation, vertexObservation] = await Promise.all([
+        // Both paths settle before the attempt can fail: a call left running would land after the
+        // activity failed, inside whatever the workflow measures next (the canary's first step).
+        const [keySettled, vertexSettled] = await Promise.allSettled([
           keySide(planned.model, planned.prompt),
           call(vertex!, planned.model, planned.prompt),
         ]).finally(() => clearInterval(keepAlive));
+        if (keySettled.status === 'rejected') throw keySettled.reason;
+        if (vertexSettled.status === 'rejected') throw vertexSettled.reason;
+        const [keyObservation, vertexObservation] = [keySettled.value, vertexSettled.value];
         completed.push(
           compareSample({ ...planned, promptSpec: input.prompts[planned.prompt]!, key: keyObservation, vertex: vertexObservation }),
         );
