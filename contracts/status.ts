@@ -66,8 +66,16 @@ export interface CanaryAnalysis {
   at: string;
   key: { requests: number; errors: number; errorRate: number };
   vertex: { requests: number; errors: number; errorRate: number };
-  /** Vertex error rate minus the key's (the key's counted as 0 when it is already rejected). */
+  /** Vertex error rate minus the baseline's. */
   delta: number;
+  /**
+   * What Vertex was compared with: the key in this step; the key over the whole canary when this
+   * step gave it too few requests (the 100 % step gives it none); none (0 %) when the key is
+   * already rejected or never had enough traffic. Absent in analyses recorded before it existed.
+   */
+  baseline?: { source: 'key-this-step' | 'key-whole-canary' | 'none'; errorRate: number; requests: number };
+  /** How far the delta may go before a breach: maxErrorRateDelta plus three standard errors of the difference. */
+  allowedDelta?: number;
   verdict: 'healthy' | 'breach' | 'too-few-requests';
 }
 

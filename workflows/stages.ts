@@ -8,6 +8,7 @@ import { durationMs } from '../contracts/spec';
 import type { KeySnapshot } from '../activities/keys';
 import type { TrafficReport } from '../activities/traffic';
 import { analyses, compensations, mutations, probes, reads } from './activities';
+import { judgeCanary, type CanaryJudgement } from './canary-verdict';
 import { addKeyTraffic, trafficBetween } from './traffic-delta';
 import { type Migration, type MigrationMemory, nowIso } from './migration';
 
@@ -20,6 +21,8 @@ function firstModel(m: Migration): string {
 const BINDING_OWNER_READ = 'binding-owner-read';
 /** Patch: rollback takes back the token-creator grant on an account it keeps (histories before it do not). */
 const TOKEN_CREATOR_COMPENSATION = 'token-creator-compensation';
+/** Patch: the canary compares against the key over the whole canary when a step has no key traffic, and allows for sampling noise. */
+const CANARY_NOISE_MARGIN = 'canary-noise-margin';
 
 function serviceAccountEmail(m: Migration): string {
   return m.facts.serviceAccountEmail ?? `${m.spec.serviceAccount.accountId}@${m.spec.project}.iam.gserviceaccount.com`;
@@ -194,12 +197,19 @@ async function bakeWatching(m: Migration, percent: number): Promise<void> {
 
 /** Compares the service account's error rate with the key's since the step began. */
 async function analyse(m: Migration, percent: number): Promise<void> {
-  const traffic = trafficBetween(m.facts.stepBaseline, await readTrafficSinceAnchor(m));
-  // A rejected key's errors are not a baseline: compare Vertex against zero errors instead.
-  const baseline = m.repair ? 0 : traffic.key.errorRate;
-  const delta = traffic.vertex.errorRate - baseline;
+  const reading = await readTrafficSinceAnchor(m);
+  const traffic = trafficBetween(m.facts.stepBaseline, reading);
   const { minRequests, maxErrorRateDelta } = m.spec.canary;
-  const verdict: CanaryAnalysis['verdict'] = traffic.vertex.requests < minRequests ? 'too-few-requests' : delta > maxErrorRateDelta ? 'breach' : 'healthy';
+  let judged: CanaryJudgement;
+  if (patched(CANARY_NOISE_MARGIN)) {
+    judged = judgeCanary({ vertex: traffic.vertex, keyThisStep: traffic.key, keyWholeCanary: reading.key, repair: m.repair, minRequests, maxErrorRateDelta });
+  } else {
+    // Histories from before the patch: the key in this step (0 % when rejected), a fixed gate.
+    const baseline = m.repair ? { source: 'none' as const, requests: 0, errors: 0, errorRate: 0 } : { source: 'key-this-step' as const, ...pick(traffic.key) };
+    const delta = traffic.vertex.errorRate - baseline.errorRate;
+    judged = { baseline, delta, allowedDelta: maxErrorRateDelta, verdict: traffic.vertex.requests < minRequests ? 'too-few-requests' : delta > maxErrorRateDelta ? 'breach' : 'healthy' };
+  }
+  const { baseline, delta, allowedDelta, verdict } = judged;
   const analysis: CanaryAnalysis = {
     step: m.canaryStep + 1,
     percent,
@@ -207,12 +217,22 @@ async function analyse(m: Migration, percent: number): Promise<void> {
     key: pick(traffic.key),
     vertex: pick(traffic.vertex),
     delta,
+    baseline: { source: baseline.source, errorRate: baseline.errorRate, requests: baseline.requests },
+    allowedDelta,
     verdict,
   };
   m.analyses.push(analysis);
   if (verdict === 'breach') {
+    const against =
+      baseline.source === 'key-this-step'
+        ? `the key's ${fmt(baseline.errorRate)}`
+        : baseline.source === 'key-whole-canary'
+          ? `the key's ${fmt(baseline.errorRate)} over the canary so far`
+          : m.repair
+            ? '0% (the key is already rejected)'
+            : '0% (the key had too few requests to compare with)';
     m.requestRollback({
-      reason: `canary step ${analysis.step} (${percent}%): Vertex error rate ${fmt(traffic.vertex.errorRate)} exceeds the key's ${fmt(baseline)} by more than ${fmt(maxErrorRateDelta)} over ${traffic.vertex.requests} requests`,
+      reason: `canary step ${analysis.step} (${percent}%): Vertex error rate ${fmt(traffic.vertex.errorRate)} exceeds ${against} by more than ${fmt(allowedDelta)} over ${traffic.vertex.requests} requests`,
       failureType: ErrorType.CanaryBreach,
       at: nowIso(),
     });
