@@ -325,6 +325,28 @@ function removeMember(target: PolicyResource, role: string, member: string): Pro
  * change on their version, with backoff, so their bindings always survive.
  */
 async function readModifyWrite(target: PolicyResource, change: string, modify: (policy: Policy) => Policy | undefined): Promise<PolicyChange> {
+  return oneAtATime(target.describe, () => readModifyWriteNow(target, change, modify));
+}
+
+/**
+ * Policy changes this process makes, one at a time per policy. Concurrent migrations on one worker
+ * all grant on the same project policy; unserialized, they mostly conflicted with each other (409,
+ * backoff, Transient retries: issue 9's fleet benchmark). Other workers and people still conflict,
+ * and the etag loop below handles them.
+ */
+const policyQueues = new Map<string, Promise<unknown>>();
+
+function oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const run = (policyQueues.get(key) ?? Promise.resolve()).then(fn);
+  const tail = run.catch(() => undefined);
+  policyQueues.set(key, tail);
+  void tail.then(() => {
+    if (policyQueues.get(key) === tail) policyQueues.delete(key);
+  });
+  return run;
+}
+
+async function readModifyWriteNow(target: PolicyResource, change: string, modify: (policy: Policy) => Policy | undefined): Promise<PolicyChange> {
   for (let attempt = 1; ; attempt += 1) {
     let policy: Policy;
     try {

@@ -1,12 +1,18 @@
 // `npm run bench`: the orchestration benchmarks of issue 9, printed as a table and written as JSON
 // to bench/results/. Not part of the test suite. Sizes: BENCH_FLEETS=200,1000 BENCH_KEYS=10000.
+// The worker runs as a process of its own (bench/worker-process.ts), so its memory is measured
+// apart from the emulator and the client (this process). Knobs: BENCH_CONCURRENCY (50),
+// BENCH_WORKER_ENV (its KEYLESS_MAX_* settings, e.g. KEYLESS_MAX_CACHED_WORKFLOWS=100),
+// BENCH_WORKER_NODE_ARGS (its Node flags; default --max-old-space-size=512), BENCH_PROFILE=<dir>
+// (a CPU profile of the worker), BENCH_VERBOSE=1 (its log), BENCH_MEMLOG=1 (its memory every 5 s),
+// BENCH_FLEET_TIMEOUT_S (900).
 
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { fleetRun, inventoryPaging, migrationOverhead, startBench } from './orchestration';
+import { DEFAULT_WORKER_NODE_ARGS, fleetRun, inventoryPaging, migrationOverhead, startBench } from './orchestration';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -29,7 +35,7 @@ async function main(): Promise<void> {
   const filler = Math.max(0, inventoryKeys - keys.length - 4);
   const bench = await startBench([...keys, ...Array.from({ length: filler }, (_, i) => `inventory-filler-${i}`)]);
   const rows: Row[] = [];
-  const results: Record<string, unknown> = { at: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length };
+  const results: Record<string, unknown> = { at: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length, workerNodeArgs: process.env.BENCH_WORKER_NODE_ARGS ?? DEFAULT_WORKER_NODE_ARGS };
   try {
     const overhead = await migrationOverhead(bench, routesDir);
     results.migration = overhead;
@@ -43,7 +49,8 @@ async function main(): Promise<void> {
       const fleet = await fleetRun(bench, routesDir, size, concurrency);
       (results.fleets as unknown[]).push(fleet);
       rows.push({ benchmark: `fleet of ${size} (concurrency ${concurrency}): wall`, figure: `${fleet.wallS.toFixed(1)} s, ${fleet.perSecond.toFixed(1)}/s, ${fleet.completed} completed`, target: size >= 1000 ? '≤ 180 s' : '', met: size >= 1000 ? fleet.wallS <= 180 : null });
-      rows.push({ benchmark: `fleet of ${size}: peak RSS (worker + emulator process)`, figure: `${fleet.peakRssMb} MB`, target: '≤ 600 MB', met: fleet.peakRssMb <= 600 });
+      rows.push({ benchmark: `fleet of ${size}: peak RSS, worker process`, figure: `${fleet.peakRssMb} MB`, target: '≤ 600 MB', met: fleet.peakRssMb <= 600 });
+      rows.push({ benchmark: `fleet of ${size}: peak RSS, emulator + client process`, figure: `${fleet.benchPeakRssMb} MB`, target: '', met: null });
       rows.push({ benchmark: `fleet of ${size}: history events per child migration`, figure: `${fleet.eventsPerMigration}`, target: '≤ 200', met: fleet.eventsPerMigration <= 200 });
     }
 

@@ -3,7 +3,12 @@
 // paging. Everything runs against the emulator and a Temporal dev server on 127.0.0.1.
 
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { OAuth2Client } from 'google-auth-library';
 import { createActivities, type KeylessActivities } from '../activities';
 import { createGoogleClients, type GoogleClients } from '../activities/google-clients';
@@ -14,6 +19,10 @@ import { DEMO_ORCHESTRATOR, PIPELINE_ANNOTATION, demoFixtureInput, startEmulator
 import type { DevServer } from '../worker/dev-server';
 import { startDevServer } from '../worker/dev-server';
 import { workflowsPath } from '../worker/worker';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const workerScript = join(repoRoot, 'bench/worker-process.ts');
+const tsxLoader = join(repoRoot, 'node_modules/tsx/dist/loader.mjs');
 
 /** A spec with no waiting: no approvals, no bake, no soak. */
 export function quickSpec(pipeline: string, routesDir: string): PipelineSpecInput {
@@ -38,6 +47,10 @@ export interface Bench {
   activities: KeylessActivities;
   server: DevServer;
   client: Client;
+  /** The workflow bundle, built once, for every worker process. */
+  bundlePath: string;
+  /** ADC for a worker process: the orchestrator through the emulator's metadata server. */
+  googleEnv: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -50,7 +63,15 @@ export async function startBench(keys: string[]): Promise<Bench> {
   auth.setCredentials({ access_token: emulator.mintAccessToken(DEMO_ORCHESTRATOR, 12 * 3600) });
   const clients = createGoogleClients({ mode: 'emulator', baseUrl: emulator.baseUrl }, { authClient: auth });
   const activities = createActivities({ clients, orchestratorEmail: DEMO_ORCHESTRATOR });
-  const server = await startDevServer({ headless: true });
+  const dir = await mkdtemp(join(tmpdir(), 'keyless-bench-'));
+  const bundlePath = join(dir, 'workflow-bundle.js');
+  const noop = () => undefined;
+  const [server, bundle, googleEnv] = await Promise.all([
+    startDevServer({ headless: true }),
+    bundleWorkflowCode({ workflowsPath, logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: console.error } }),
+    emulator.envFor(DEMO_ORCHESTRATOR),
+  ]);
+  await writeFile(bundlePath, bundle.code);
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   return {
@@ -59,6 +80,8 @@ export async function startBench(keys: string[]): Promise<Bench> {
     activities,
     server,
     client,
+    bundlePath,
+    googleEnv,
     async stop() {
       await connection.close();
       await server.stop();
@@ -67,18 +90,106 @@ export async function startBench(keys: string[]): Promise<Bench> {
   };
 }
 
-/** Runs a worker with the real activities while `fn` runs; samples its process's peak RSS. */
-export async function withWorker<T>(bench: Bench, taskQueue: string, fn: () => Promise<T>, options: { maxConcurrentActivityTaskExecutions?: number } = {}): Promise<{ value: T; peakRssMb: number }> {
-  const connection = await NativeConnection.connect({ address: bench.server.address });
-  const worker = await Worker.create({ connection, taskQueue, workflowsPath, activities: bench.activities, ...options });
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+/** Peak resident memory of a process so far (VmHWM) and now (VmRSS), in bytes; undefined once it is gone. */
+export async function procMemory(pid: number | 'self'): Promise<{ hwm: number; rss: number } | undefined> {
   try {
-    const value = await worker.runUntil(fn());
-    return { value, peakRssMb: Math.round(peak / 2 ** 20) };
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
+  } catch {
+    return undefined;
+  }
+}
+
+const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+/** Node flags of the bench's worker process (BENCH_WORKER_NODE_ARGS overrides; '' for none). */
+export const DEFAULT_WORKER_NODE_ARGS = '--max-old-space-size=512';
+
+/** What a worker run measured: the worker process's peak RSS and the bench process's (emulator + client). */
+export interface WorkerRun<T> {
+  value: T;
+  /** Peak RSS of the worker process (its VmHWM: the kernel's own high-water mark). */
+  peakRssMb: number;
+  /** Peak RSS of this process (the emulator and the client) while the worker ran (sampled every 100 ms). */
+  benchPeakRssMb: number;
+  /** From spawning the worker process to its `ready`. */
+  workerStartS: number;
+}
+
+/**
+ * Runs a keyless worker process (bench/worker-process.ts) on `taskQueue` while `fn` runs, and
+ * samples the memory of both processes. `tuning` sets its KEYLESS_MAX_* variables; BENCH_PROFILE
+ * names a folder for a CPU profile of the worker (node --cpu-prof).
+ */
+export async function withWorker<T>(bench: Bench, taskQueue: string, fn: () => Promise<T>, tuning: Record<string, string> = {}): Promise<WorkerRun<T>> {
+  const profileDir = process.env.BENCH_PROFILE;
+  // The README's advice for a worker: a heap cap, without which V8 lets a busy worker's heaps grow
+  // to GBs of not-yet-collected garbage (2 GB RSS for the fleet of 1,000 before issue 9).
+  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? DEFAULT_WORKER_NODE_ARGS).split(/\s+/).filter(Boolean);
+  const args = [...nodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', tsxLoader, workerScript];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...bench.googleEnv,
+    ...tuning,
+    TEMPORAL_ADDRESS: bench.server.address,
+    TEMPORAL_NAMESPACE: 'default',
+    KEYLESS_TASK_QUEUE: taskQueue,
+    KEYLESS_WORKFLOW_BUNDLE: bench.bundlePath,
+    KEYLESS_ORCHESTRATOR: DEMO_ORCHESTRATOR,
+  };
+  // The worker finds the orchestrator's token through the emulator's metadata server, as on a VM.
+  delete env.METADATA_SERVER_DETECTION;
+  const t0 = performance.now();
+  const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4_000);
+    if (process.env.BENCH_VERBOSE) process.stderr.write(chunk);
+  });
+  let peakWorker = 0;
+  let peakBench = 0;
+  const sample = async () => {
+    const [worker, self] = await Promise.all([procMemory(child.pid!), procMemory('self')]);
+    if (worker) peakWorker = Math.max(peakWorker, worker.hwm, worker.rss);
+    if (self) peakBench = Math.max(peakBench, self.rss);
+  };
+  let sampler: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let seen = '';
+      const timer = setTimeout(() => reject(new Error(`bench worker not ready within 60 s: ${stderr}`)), 60_000);
+      child.stdout!.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.includes('ready\n')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`bench worker exited with ${code} before it was ready: ${stderr}`));
+      });
+    });
+    const workerStartS = (performance.now() - t0) / 1000;
+    sampler = setInterval(() => void sample(), 100);
+    const value = await Promise.race([
+      fn(),
+      exited.then((code) => {
+        throw new Error(`bench worker exited with ${code} while the benchmark ran: ${stderr}`);
+      }),
+    ]);
+    await sample();
+    return { value, peakRssMb: mb(peakWorker), benchPeakRssMb: mb(peakBench), workerStartS };
   } finally {
-    clearInterval(sampler);
-    await connection.close();
+    if (sampler) clearInterval(sampler);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(kill);
+    }
   }
 }
 
@@ -118,7 +229,7 @@ export async function migrationOverhead(bench: Bench, routesDir: string, runs = 
       const t0 = performance.now();
       const id = migrationWorkflowId('demo-project', `ov-wf-${i}`);
       const handle = await bench.client.workflow.start(MIGRATE_PIPELINE_WORKFLOW, { taskQueue, workflowId: id, args: [quickSpec(`ov-wf-${i}`, routesDir)] });
-      await handle.result();
+      await withDeadline(handle.result(), 120_000, `migration ov-wf-${i}`);
       if (i > 0) keyless.push(performance.now() - t0);
       historyEvents = (await handle.fetchHistory()).events?.length ?? 0;
       const t1 = performance.now();
@@ -131,8 +242,37 @@ export async function migrationOverhead(bench: Bench, routesDir: string, runs = 
   return { keylessMs, scriptMs, overheadMs: keylessMs - scriptMs, ratio: keylessMs / scriptMs, historyEvents };
 }
 
-/** A fleet of `size` quick migrations on one worker. */
-export async function fleetRun(bench: Bench, routesDir: string, size: number, concurrency: number): Promise<{ size: number; wallS: number; perSecond: number; peakRssMb: number; completed: number; eventsPerMigration: number; failures: string[] }> {
+/** What one fleet run measured. */
+export interface FleetRun {
+  size: number;
+  /** From starting the fleet workflow to its result (the worker already polls). */
+  wallS: number;
+  perSecond: number;
+  /** Peak RSS of the worker process. */
+  peakRssMb: number;
+  /** Peak RSS of the bench process (the emulator, its 10k-key estate, and the client) meanwhile. */
+  benchPeakRssMb: number;
+  workerStartS: number;
+  /** The worker's KEYLESS_MAX_* settings in this run (empty: the product's defaults). */
+  tuning: Record<string, string>;
+  completed: number;
+  eventsPerMigration: number;
+  failures: string[];
+}
+
+/** Worker settings for fleet runs from BENCH_WORKER_ENV, e.g. `KEYLESS_MAX_CONCURRENT_ACTIVITIES=200,KEYLESS_MAX_CACHED_WORKFLOWS=100`. */
+export function benchTuning(spec = process.env.BENCH_WORKER_ENV ?? ''): Record<string, string> {
+  return Object.fromEntries(
+    spec
+      .split(',')
+      .map((pair) => pair.trim())
+      .filter((pair) => pair.startsWith('KEYLESS_MAX_') && pair.includes('='))
+      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  );
+}
+
+/** A fleet of `size` quick migrations on one worker process. */
+export async function fleetRun(bench: Bench, routesDir: string, size: number, concurrency: number, tuning: Record<string, string> = benchTuning()): Promise<FleetRun> {
   const taskQueue = `bench-fleet-${size}-${Date.now()}`;
   const fleet: FleetSpecInput = {
     fleet: `bench-${size}-${Date.now()}`,
@@ -141,20 +281,24 @@ export async function fleetRun(bench: Bench, routesDir: string, size: number, co
     haltAtFailureRatio: 1,
     pipelines: Array.from({ length: size }, (_, i) => quickSpec(`fl${size}-${i}`, routesDir)),
   };
-  const t0 = performance.now();
-  const { value, peakRssMb } = await withWorker(
+  let wallS = 0;
+  const { value, peakRssMb, benchPeakRssMb, workerStartS } = await withWorker(
     bench,
     taskQueue,
     async () => {
+      const t0 = performance.now();
       const handle = await bench.client.workflow.start(MIGRATE_FLEET_WORKFLOW, { taskQueue, workflowId: fleetWorkflowId(fleet.fleet), args: [fleet] });
-      return (await handle.result()) as { counts: Record<string, number>; members: { pipeline: string; state: string; reason?: string }[] };
+      // A fleet whose workflow tasks keep failing never finishes: give up instead of hanging.
+      const deadlineS = Number(process.env.BENCH_FLEET_TIMEOUT_S ?? 900);
+      const result = await withDeadline(handle.result() as Promise<{ counts: Record<string, number>; members: { pipeline: string; state: string; reason?: string }[] }>, deadlineS * 1000, `fleet of ${size}`);
+      wallS = (performance.now() - t0) / 1000;
+      return result;
     },
-    { maxConcurrentActivityTaskExecutions: 200 },
+    tuning,
   );
-  const wallS = (performance.now() - t0) / 1000;
   const sample = await bench.client.workflow.getHandle(migrationWorkflowId('demo-project', `fl${size}-0`)).fetchHistory();
   const failures = value.members.filter((m) => m.state !== 'completed').map((m) => `${m.pipeline}: ${m.state}: ${m.reason ?? ''}`);
-  return { size, wallS, perSecond: size / wallS, peakRssMb, completed: value.counts.completed ?? 0, eventsPerMigration: sample.events?.length ?? 0, failures };
+  return { size, wallS, perSecond: size / wallS, peakRssMb, benchPeakRssMb, workerStartS, tuning, completed: value.counts.completed ?? 0, eventsPerMigration: sample.events?.length ?? 0, failures };
 }
 
 /** Inventory of every key: the activity (pageSize 300) versus the client without a page size. */
@@ -167,6 +311,21 @@ export async function inventoryPaging(bench: Bench): Promise<{ keys: number; pag
   await bench.clients.apiKeys.listKeys({ parent: 'projects/demo-project/locations/global' });
   const defaultPageMs = performance.now() - t1;
   return { keys: audits.length, pageSize300Ms, defaultPageMs };
+}
+
+/** `promise`, or an error once `ms` have passed (set BENCH_VERBOSE=1 to see the worker's log). */
+async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s (BENCH_VERBOSE=1 shows the worker's log)`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function median(values: number[]): number {

@@ -5,7 +5,7 @@
 
 import { existsSync } from 'node:fs';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import type { NativeConnectionOptions } from '@temporalio/worker';
+import type { NativeConnectionOptions, WorkerOptions } from '@temporalio/worker';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../contracts/names';
 
@@ -46,6 +46,8 @@ export interface TemporalConfig {
   connection: NativeConnectionOptions;
   namespace: string;
   taskQueue: string;
+  /** Worker capacity (KEYLESS_MAX_* variables); only the worker reads it. */
+  worker: WorkerTuning;
 }
 
 /** Parses the Temporal settings from an environment; throws ConfigError naming each bad variable. */
@@ -77,5 +79,41 @@ export function temporalConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Tem
     connection,
     namespace: loaded.namespace ?? 'default',
     taskQueue: parsed.data.KEYLESS_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+    worker: workerTuningFromEnv(present),
   };
+}
+
+const count = (name: string, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= max, { message: `${name} must be between 1 and ${max}` });
+
+const TuningSchema = z.object({
+  KEYLESS_MAX_CACHED_WORKFLOWS: count('KEYLESS_MAX_CACHED_WORKFLOWS', 100_000).optional(),
+  KEYLESS_MAX_CONCURRENT_WORKFLOW_TASKS: count('KEYLESS_MAX_CONCURRENT_WORKFLOW_TASKS', 10_000).optional(),
+  KEYLESS_MAX_CONCURRENT_ACTIVITIES: count('KEYLESS_MAX_CONCURRENT_ACTIVITIES', 10_000).optional(),
+});
+
+/** The worker options an operator may tune; the keys are WorkerOptions' own. */
+export type WorkerTuning = Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'>;
+
+/**
+ * Worker capacity from the environment; unset variables keep the defaults below (see the
+ * README's worker settings). KEYLESS_MAX_CACHED_WORKFLOWS is the sticky cache (workflows kept in
+ * memory between tasks), KEYLESS_MAX_CONCURRENT_WORKFLOW_TASKS and KEYLESS_MAX_CONCURRENT_ACTIVITIES
+ * the task slots. Throws ConfigError naming each bad variable.
+ */
+export function workerTuningFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerTuning {
+  const present = Object.fromEntries(Object.entries(env).filter(([key, v]) => key.startsWith('KEYLESS_MAX_') && v !== undefined && v !== ''));
+  const parsed = TuningSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => ({ variable: String(i.path[0]), message: i.message })));
+  }
+  const tuning: WorkerTuning = {};
+  if (parsed.data.KEYLESS_MAX_CACHED_WORKFLOWS !== undefined) tuning.maxCachedWorkflows = parsed.data.KEYLESS_MAX_CACHED_WORKFLOWS;
+  if (parsed.data.KEYLESS_MAX_CONCURRENT_WORKFLOW_TASKS !== undefined) tuning.maxConcurrentWorkflowTaskExecutions = parsed.data.KEYLESS_MAX_CONCURRENT_WORKFLOW_TASKS;
+  if (parsed.data.KEYLESS_MAX_CONCURRENT_ACTIVITIES !== undefined) tuning.maxConcurrentActivityTaskExecutions = parsed.data.KEYLESS_MAX_CONCURRENT_ACTIVITIES;
+  return tuning;
 }

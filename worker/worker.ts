@@ -4,7 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import type { TemporalConfig } from './config';
+import type { TemporalConfig, WorkerTuning } from './config';
 
 /** The module holding every workflow, bundled by the worker. */
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -18,6 +18,8 @@ export interface KeylessWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Workflow sinks (the reliability suite's kill switch uses one). */
   sinks?: WorkerOptions['sinks'];
+  /** Capacity settings (TemporalConfig.worker, from KEYLESS_MAX_*); the SDK's defaults where unset. */
+  tuning?: WorkerTuning;
 }
 
 export async function createKeylessWorker(options: KeylessWorkerOptions): Promise<Worker> {
@@ -28,6 +30,7 @@ export async function createKeylessWorker(options: KeylessWorkerOptions): Promis
     activities: createActivities(options.activityDeps),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     ...(options.sinks ? { sinks: options.sinks } : {}),
+    ...options.tuning,
   });
 }
 
@@ -35,7 +38,7 @@ export async function createKeylessWorker(options: KeylessWorkerOptions): Promis
 export async function runWorker(config: TemporalConfig, signal: AbortSignal, activityDeps: ActivityDeps): Promise<void> {
   const connection = await NativeConnection.connect(config.connection);
   try {
-    const worker = await createKeylessWorker({ connection, namespace: config.namespace, taskQueue: config.taskQueue, activityDeps });
+    const worker = await createKeylessWorker({ connection, namespace: config.namespace, taskQueue: config.taskQueue, activityDeps, tuning: config.worker });
     const shutdown = () => worker.shutdown();
     if (signal.aborted) return;
     signal.addEventListener('abort', shutdown, { once: true });

@@ -7,6 +7,7 @@ import {
   ParentClosePolicy,
   allHandlersFinished,
   condition,
+  patched,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -42,6 +43,8 @@ class Fleet {
   readonly approvals = new Map<number, { wave: number; by: string; at: string }>();
   readonly refusals: { total: number; recent: WaveApprovalRefusal[] } = { total: 0, recent: [] };
   readonly running = new Map<string, ChildWorkflowHandle<typeof migratePipeline>>();
+  /** Children asked to start whose start is not confirmed yet. */
+  starting = 0;
 
   constructor(readonly spec: FleetSpec) {
     this.members = spec.pipelines.map((p, i) => ({ pipeline: p.pipeline, project: p.project, wave: Math.floor(i / spec.waveSize) + 1, state: 'waiting' }));
@@ -122,8 +125,12 @@ class Fleet {
     }
     const indexes = this.members.flatMap((m, i) => (m.wave === wave ? [i] : []));
     const children: Promise<void>[] = [];
+    // A child counts against `concurrency` from the moment its start is asked for: before this
+    // patch a wave started every child in one workflow task, as none was `running` until its
+    // start was confirmed (a fleet of 1,000 ran 1,000 at once; issue 9's benchmark).
+    const startsHoldSlots = patched(FLEET_STARTS_HOLD_SLOTS);
     for (const index of indexes) {
-      await condition(() => this.running.size < this.spec.concurrency || this.stopping());
+      await condition(() => this.running.size + (startsHoldSlots ? this.starting : 0) < this.spec.concurrency || this.stopping());
       if (this.stopping()) break;
       children.push(this.runChild(index));
     }
@@ -139,6 +146,7 @@ class Fleet {
     const spec = this.childSpec(this.spec.pipelines[index]!);
     const workflowId = migrationWorkflowId(spec.project, spec.pipeline);
     let handle: ChildWorkflowHandle<typeof migratePipeline>;
+    this.starting++;
     try {
       handle = await startChild(migratePipeline, {
         workflowId,
@@ -147,12 +155,14 @@ class Fleet {
         parentClosePolicy: ParentClosePolicy.ABANDON,
       });
     } catch (err) {
+      this.starting--;
       // A pipeline already being migrated (same workflow id) is reported, not started twice.
       member.state = 'failed-to-start';
       member.reason = (err as Error).message;
       this.afterChild(member.wave);
       return;
     }
+    this.starting--;
     this.running.set(workflowId, handle);
     member.state = 'running';
     this.publishDetails();
@@ -225,6 +235,9 @@ export async function migrateFleet(input: FleetSpecInput): Promise<FleetResult> 
   const status = fleet.status();
   return { fleet: status.fleet, halted: status.halted, counts: status.counts, members: status.members, waveApprovals: [...fleet.approvals.values()], ...(status.refusals ? { refusals: status.refusals } : {}) };
 }
+
+/** Patch id: children being started hold a concurrency slot. */
+const FLEET_STARTS_HOLD_SLOTS = 'fleet-starts-hold-slots';
 
 function waveWait(wave: number): string {
   return `approveWave(wave: ${wave})`;

@@ -51,6 +51,9 @@ export class EmulatorCore {
   private readonly statePath: string | undefined;
   private readonly clock: () => Date;
   private readonly keyStringIndex = new Map<string, string>();
+  /** Names of soft-deleted keys, so purging expired ones does not scan every key on each request. */
+  private readonly deletedKeyNames = new Set<string>();
+  private readonly accountEmailByUniqueId = new Map<string, string>();
   private readonly jwtCache = new Map<string, { email: string; exp: number }>();
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -189,12 +192,18 @@ export class EmulatorCore {
 
   private reindexKeys(): void {
     this.keyStringIndex.clear();
-    for (const key of Object.values(this.state.keys)) this.keyStringIndex.set(key.keyString, key.name);
+    this.deletedKeyNames.clear();
+    for (const key of Object.values(this.state.keys)) {
+      this.keyStringIndex.set(key.keyString, key.name);
+      if (key.deleteTime) this.deletedKeyNames.add(key.name);
+    }
   }
 
   putKey(key: ApiKeyRecord): void {
     this.state.keys[key.name] = key;
     this.keyStringIndex.set(key.keyString, key.name);
+    if (key.deleteTime) this.deletedKeyNames.add(key.name);
+    else this.deletedKeyNames.delete(key.name);
     this.markDirty();
   }
 
@@ -203,7 +212,18 @@ export class EmulatorCore {
     if (!key) return;
     delete this.state.keys[name];
     this.keyStringIndex.delete(key.keyString);
+    this.deletedKeyNames.delete(name);
     this.markDirty();
+  }
+
+  /** Keys soft-deleted (through putKey) and not yet purged. */
+  softDeletedKeys(): ApiKeyRecord[] {
+    const keys: ApiKeyRecord[] = [];
+    for (const name of this.deletedKeyNames) {
+      const key = this.state.keys[name];
+      if (key?.deleteTime) keys.push(key);
+    }
+    return keys;
   }
 
   keyByString(keyString: string): ApiKeyRecord | undefined {
@@ -222,7 +242,13 @@ export class EmulatorCore {
   findServiceAccount(emailOrUniqueId: string): ServiceAccountRecord | undefined {
     const byEmail = this.state.serviceAccounts[emailOrUniqueId];
     if (byEmail) return byEmail;
-    return Object.values(this.state.serviceAccounts).find((a) => a.uniqueId === emailOrUniqueId);
+    // Accounts are added in several places; the cache is checked on use instead of kept in step.
+    const cached = this.accountEmailByUniqueId.get(emailOrUniqueId);
+    const hit = cached === undefined ? undefined : this.state.serviceAccounts[cached];
+    if (hit?.uniqueId === emailOrUniqueId) return hit;
+    const found = Object.values(this.state.serviceAccounts).find((a) => a.uniqueId === emailOrUniqueId);
+    if (found) this.accountEmailByUniqueId.set(emailOrUniqueId, found.email);
+    return found;
   }
 
   /** Active (not deleted) account. */

@@ -82,8 +82,8 @@ export function apiKeysRoutes(core: EmulatorCore): RouteDef[] {
   /** Purges keys soft-deleted more than 30 days ago (emulator clock). */
   function purgeExpired(): void {
     const cutoff = core.now().getTime() - UNDELETE_WINDOW_MS;
-    for (const key of Object.values(core.state.keys)) {
-      if (key.deleteTime && Date.parse(key.deleteTime) < cutoff) core.removeKey(key.name);
+    for (const key of core.softDeletedKeys()) {
+      if (Date.parse(key.deleteTime!) < cutoff) core.removeKey(key.name);
     }
   }
 

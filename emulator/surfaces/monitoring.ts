@@ -37,16 +37,36 @@ const GRPC_CODE_OF_HTTP: Record<number, string> = {
   200: '0', 400: '3', 401: '16', 403: '7', 404: '5', 409: '10', 412: '9', 429: '8', 499: '1', 500: '13', 501: '12', 503: '14', 504: '4',
 };
 
-const indexes = new WeakMap<GenerativeState, Map<string, TrafficBucket>>();
+/** Buckets by their full key, and by credential (most queries name one or two credentials). */
+interface TrafficIndex {
+  byKey: Map<string, TrafficBucket>;
+  byCredential: Map<string, Set<TrafficBucket>>;
+}
 
-function indexOf(state: GenerativeState): Map<string, TrafficBucket> {
+const indexes = new WeakMap<GenerativeState, TrafficIndex>();
+
+function indexOf(state: GenerativeState): TrafficIndex {
   let index = indexes.get(state);
   if (!index) {
-    index = new Map();
-    for (const bucket of state.traffic) index.set(bucketKey(bucket.minute, bucket.labels), bucket);
+    index = { byKey: new Map(), byCredential: new Map() };
+    for (const bucket of state.traffic) addToIndex(index, bucket);
     indexes.set(state, index);
   }
   return index;
+}
+
+function addToIndex(index: TrafficIndex, bucket: TrafficBucket): void {
+  index.byKey.set(bucketKey(bucket.minute, bucket.labels), bucket);
+  let buckets = index.byCredential.get(bucket.labels.credential_id);
+  if (!buckets) index.byCredential.set(bucket.labels.credential_id, (buckets = new Set()));
+  buckets.add(bucket);
+}
+
+function removeFromIndex(index: TrafficIndex, bucket: TrafficBucket): void {
+  index.byKey.delete(bucketKey(bucket.minute, bucket.labels));
+  const buckets = index.byCredential.get(bucket.labels.credential_id);
+  buckets?.delete(bucket);
+  if (buckets?.size === 0) index.byCredential.delete(bucket.labels.credential_id);
 }
 
 function bucketKey(minute: number, l: TrafficLabels): string {
@@ -68,21 +88,20 @@ export function recordTraffic(ctx: Pick<GenerativeContext, 'state' | 'markDirty'
     protocol: 'http',
   };
   const index = indexOf(ctx.state);
-  const key = bucketKey(minute, labels);
-  const bucket = index.get(key);
+  const bucket = index.byKey.get(bucketKey(minute, labels));
   if (bucket) {
     bucket.count++;
     bucket.latencyMsSum += sample.latencyMs;
   } else {
     const created: TrafficBucket = { minute, labels, count: 1, latencyMsSum: sample.latencyMs };
     ctx.state.traffic.push(created);
-    index.set(key, created);
+    addToIndex(index, created);
     pruneTraffic(ctx.state, index, minute);
   }
   ctx.markDirty();
 }
 
-function pruneTraffic(state: GenerativeState, index: Map<string, TrafficBucket>, newest: number): void {
+function pruneTraffic(state: GenerativeState, index: TrafficIndex, newest: number): void {
   const oldestKept = newest - RETENTION_MS;
   const first = state.traffic[0];
   if (state.traffic.length <= MAX_BUCKETS && (!first || first.minute >= oldestKept)) return;
@@ -90,7 +109,7 @@ function pruneTraffic(state: GenerativeState, index: Map<string, TrafficBucket>,
   state.traffic.sort((a, b) => a.minute - b.minute);
   let drop = 0;
   while (drop < state.traffic.length && (state.traffic[drop]!.minute < oldestKept || state.traffic.length - drop > MAX_BUCKETS)) drop++;
-  for (const bucket of state.traffic.splice(0, drop)) index.delete(bucketKey(bucket.minute, bucket.labels));
+  for (const bucket of state.traffic.splice(0, drop)) removeFromIndex(index, bucket);
 }
 
 /** The Cloud Monitoring routes. */
@@ -312,6 +331,43 @@ function evaluate(filter: Filter, s: SeriesView): boolean {
   }
 }
 
+/**
+ * The credential ids a series must have to pass the filter, when the filter pins them
+ * (`resource.labels.credential_id = "…"` or `= one_of(…)` under ANDs); undefined when it does not.
+ */
+function pinnedCredentials(filter: Filter): Set<string> | undefined {
+  switch (filter.op) {
+    case 'cmp':
+      if (filter.selector !== 'resource.labels.credential_id' || filter.negate) return undefined;
+      if (filter.matcher.kind === 'eq') return new Set([filter.matcher.value]);
+      if (filter.matcher.kind === 'oneOf') return new Set(filter.matcher.values);
+      return undefined;
+    case 'and': {
+      const left = pinnedCredentials(filter.left);
+      const right = pinnedCredentials(filter.right);
+      if (!left || !right) return left ?? right;
+      return new Set([...left].filter((c) => right.has(c)));
+    }
+    case 'or': {
+      const left = pinnedCredentials(filter.left);
+      const right = pinnedCredentials(filter.right);
+      return left && right ? new Set([...left, ...right]) : undefined;
+    }
+    case 'not':
+      return undefined;
+  }
+}
+
+/** The buckets a query must look at: those of the pinned credentials, else all of them. */
+function candidateBuckets(state: GenerativeState, filter: Filter): Iterable<TrafficBucket> {
+  const credentials = pinnedCredentials(filter);
+  if (!credentials) return state.traffic;
+  const index = indexOf(state);
+  const candidates: TrafficBucket[] = [];
+  for (const credential of credentials) for (const bucket of index.byCredential.get(credential) ?? []) candidates.push(bucket);
+  return candidates;
+}
+
 function mentionsMetricType(filter: Filter): boolean {
   if (filter.op === 'cmp') return filter.selector === 'metric.type';
   if (filter.op === 'not') return mentionsMetricType(filter.expr);
@@ -409,7 +465,7 @@ function listTimeSeries(ctx: GenerativeContext, req: EmuRequest): EmuResponse {
 
   // Raw series: one per full label set, restricted to the project, the filter and the interval.
   const raw = new Map<string, Series>();
-  for (const bucket of ctx.state.traffic) {
+  for (const bucket of candidateBuckets(ctx.state, filter)) {
     if (bucket.labels.project_id !== project.projectId) continue;
     if (bucket.minute + MINUTE_MS <= start || bucket.minute >= end) continue;
     const l = bucket.labels;

@@ -3,6 +3,7 @@
 
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrationWorkflowId } from '../../contracts/names';
 import { MIGRATE_FLEET_WORKFLOW, approveWaveUpdate, fleetStatusQuery, fleetWorkflowId, type FleetSpecInput } from '../../contracts/fleet';
 import type { FleetResult } from '../../workflows/migrate-fleet';
 import { startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
@@ -10,7 +11,7 @@ import { startMigrationBench, waitFor, type MigrationBench } from '../support/mi
 let bench: MigrationBench;
 
 beforeAll(async () => {
-  bench = await startMigrationBench(['f-bad-1', 'f-bad-2', 'f-ok-1', 'f-ok-2', 'f-w1', 'f-w2']);
+  bench = await startMigrationBench(['f-bad-1', 'f-bad-2', 'f-ok-1', 'f-ok-2', 'f-w1', 'f-w2', 'f-c1', 'f-c2', 'f-c3', 'f-c4', 'f-c5']);
 });
 
 afterAll(async () => {
@@ -22,6 +23,25 @@ function startFleet(fleet: FleetSpecInput, taskQueue: string) {
 }
 
 describe('migrateFleet', () => {
+  it('given a wave larger than its concurrency, never runs more children at once than the cap', async () => {
+    const pipelines = ['f-c1', 'f-c2', 'f-c3', 'f-c4', 'f-c5'];
+    // A bake keeps each child running a while, so children of one wave would overlap if allowed to.
+    const spec = (p: string) => bench.spec(p, { approvals: { cutover: false, finalize: false }, canary: { steps: [{ percent: 100, bake: '1h' }] }, soak: { duration: '0s' } });
+    const fleet: FleetSpecInput = { fleet: 'capped-fleet', waveSize: 5, concurrency: 2, pipelines: pipelines.map(spec) };
+    const result = await bench.withWorker(async (taskQueue) => (await (await startFleet(fleet, taskQueue)).result()) as FleetResult);
+    expect(result.members.map((m) => m.state)).toEqual(pipelines.map(() => 'completed'));
+    // From the server's own record of each child: at no instant were more than 2 open.
+    const spans = await Promise.all(
+      pipelines.map(async (p) => {
+        const d = await bench.env.client.workflow.getHandle(migrationWorkflowId('demo-project', p)).describe();
+        return [d.startTime.getTime(), d.closeTime!.getTime()] as const;
+      }),
+    );
+    const mostAtOnce = Math.max(...spans.map(([start]) => spans.filter(([s, e]) => s <= start && start < e).length));
+    expect(mostAtOnce).toBe(2);
+  });
+
+
   it('given a first wave whose migrations roll back, halts: the second wave never starts', async () => {
     const notServed = { vertex: { location: 'europe-west4', models: ['gemini-2.5-flash-lite'] } };
     const quick = { approvals: { cutover: false, finalize: false } };
