@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusQuery } from '../../contracts/messages';
 import type { MigrationResult } from '../../contracts/status';
 import { startMigrationBench, type MigrationBench } from '../support/migration-env';
+import { recordScenario } from '../support/scenarios';
 
 let bench: MigrationBench;
 
@@ -36,5 +37,6 @@ describe('given two pipelines sharing one key', () => {
     expect(results.map((r) => r.outcome)).toEqual(['completed', 'completed']);
     const [key] = await bench.cloud.clients.apiKeys.getKey({ name: 'projects/demo-project/locations/global/keys/shared-key' });
     expect(key.restrictions?.apiTargets?.map((t) => t.service)).toEqual(['generativelanguage.googleapis.com']);
+    recordScenario({ scenario: 'two pipelines sharing one key', runs: 2, outcome: 'the first held before finalize until the second was at 100 % on Vertex; then both completed, the key left restricted to the Generative Language API' });
   });
 });
