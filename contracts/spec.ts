@@ -119,7 +119,10 @@ export const PipelineSpecSchema = z.strictObject({
             ctx.addIssue({ code: 'custom', path: [steps.length - 1, 'percent'], message: 'the last canary step must be 100 percent' });
           }
         }),
-      /** Roll back when the service account's error rate exceeds the key's by more than this. */
+      /**
+       * Roll back when the service account's error rate exceeds the key's by more than this plus
+       * three standard errors of the difference (so sampling noise on few requests is no breach).
+       */
       maxErrorRateDelta: z.number().min(0).max(1).default(0.02),
       /** Requests on the Vertex side before an error rate is trusted. */
       minRequests: z.number().int().min(1).default(20),
