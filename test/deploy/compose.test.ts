@@ -126,7 +126,7 @@ describe('docker-compose.yml', () => {
   it('gives the Google worker Application Default Credentials from a mounted folder, never the emulator', () => {
     const worker = service('worker');
     expect(worker.profiles).toEqual(['google']);
-    expect(worker.command).toEqual(['node', '--import', 'tsx', 'client/main.ts', 'worker']);
+    expect(worker.command).toEqual(['node', '--max-old-space-size=512', '--import', 'tsx', 'client/main.ts', 'worker']);
     expect(worker.environment!.GOOGLE_APPLICATION_CREDENTIALS).toBe('${KEYLESS_ADC_FILE:-}');
     expect(worker.environment!.KEYLESS_EMULATOR).toBeUndefined();
     expect(worker.volumes).toContain('./deploy/credentials:/var/run/secrets/keyless:ro');
