@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveUpdate, pauseSignal, promoteSignal, rejectUpdate, resumeSignal, rollbackSignal, statusQuery } from '../../contracts/messages';
 import type { MigrationResult } from '../../contracts/status';
 import { maybeRecordHistory, startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
+import { decodedText } from '../support/reliability';
 
 const SCENARIOS = ['wf-held', 'wf-happy', 'wf-reject', 'wf-breach', 'wf-not-served', 'wf-delete', 'wf-pause', 'wf-guard', 'wf-invalid'];
 let bench: MigrationBench;
@@ -42,19 +43,6 @@ async function refusal(update: Promise<unknown>): Promise<string> {
   const err = await update.then(() => undefined, (e: unknown) => e);
   expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
   return (err as WorkflowUpdateFailedError).cause?.message ?? '';
-}
-
-/** Every string and every payload (decoded as UTF-8) anywhere in a value, joined. */
-function decodedText(value: unknown): string {
-  const parts: string[] = [];
-  const walk = (v: unknown): void => {
-    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
-    else if (typeof v === 'string') parts.push(v);
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  walk(value);
-  return parts.join('\n');
 }
 
 describe('migratePipeline', () => {
