@@ -4,26 +4,16 @@
 // `ready` once it polls. Temporal settings and capacity come from TEMPORAL_* and KEYLESS_MAX_*
 // (worker/config.ts); Google credentials from ADC through the emulator's metadata server.
 
-import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createGoogleClients, endpointConfigFromEnv } from '../activities/google-clients';
 import { temporalConfigFromEnv } from '../worker/config';
-import { createKeylessWorker } from '../worker/worker';
+import { runWorker } from '../worker/worker';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
 async function main(): Promise<void> {
-  const config = temporalConfigFromEnv(process.env);
-  const bundlePath = process.env.KEYLESS_WORKFLOW_BUNDLE;
-  const connection = await NativeConnection.connect(config.connection);
-  const worker = await createKeylessWorker({
-    connection,
-    namespace: config.namespace,
-    taskQueue: config.taskQueue,
-    activityDeps: { clients: createGoogleClients(endpointConfigFromEnv(process.env)), orchestratorEmail: process.env.KEYLESS_ORCHESTRATOR },
-    ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : {}),
-    tuning: config.worker,
-  });
-  process.once('SIGTERM', () => worker.shutdown());
+  const stop = new AbortController();
+  process.once('SIGTERM', () => stop.abort());
   // BENCH_MEMLOG: this process's memory every 5 s on stderr (the main thread's heap; the rest of
   // the RSS is the workflow thread's heap and native memory).
   if (process.env.BENCH_MEMLOG) {
@@ -33,12 +23,13 @@ async function main(): Promise<void> {
       process.stderr.write(`memory: rss ${mb(m.rss)} MB, main heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, array buffers ${mb(m.arrayBuffers)} MB\n`);
     }, 5_000).unref();
   }
-  process.stdout.write('ready\n');
-  try {
-    await worker.run();
-  } finally {
-    await connection.close();
-  }
+  const bundlePath = process.env.KEYLESS_WORKFLOW_BUNDLE;
+  await runWorker(
+    temporalConfigFromEnv(process.env),
+    stop.signal,
+    { clients: createGoogleClients(endpointConfigFromEnv(process.env)), orchestratorEmail: process.env.KEYLESS_ORCHESTRATOR },
+    { ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : {}), onReady: () => process.stdout.write('ready\n') },
+  );
 }
 
 // A normal exit, so `--cpu-prof` (BENCH_PROFILE) writes its profile.

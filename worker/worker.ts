@@ -34,14 +34,31 @@ export async function createKeylessWorker(options: KeylessWorkerOptions): Promis
   });
 }
 
+/** What a worker process may add to the production worker: a prebuilt bundle, sinks, a ready signal. */
+export interface RunWorkerExtras {
+  workflowBundle?: KeylessWorkerOptions['workflowBundle'];
+  sinks?: KeylessWorkerOptions['sinks'];
+  /** Called once the worker is created and about to poll. */
+  onReady?: () => void;
+}
+
 /** Connects to Temporal and runs a worker until `signal` aborts (Ctrl-C, SIGTERM). */
-export async function runWorker(config: TemporalConfig, signal: AbortSignal, activityDeps: ActivityDeps): Promise<void> {
+export async function runWorker(config: TemporalConfig, signal: AbortSignal, activityDeps: ActivityDeps, extras: RunWorkerExtras = {}): Promise<void> {
   const connection = await NativeConnection.connect(config.connection);
   try {
-    const worker = await createKeylessWorker({ connection, namespace: config.namespace, taskQueue: config.taskQueue, activityDeps, tuning: config.worker });
+    const worker = await createKeylessWorker({
+      connection,
+      namespace: config.namespace,
+      taskQueue: config.taskQueue,
+      activityDeps,
+      tuning: config.worker,
+      ...(extras.workflowBundle ? { workflowBundle: extras.workflowBundle } : {}),
+      ...(extras.sinks ? { sinks: extras.sinks } : {}),
+    });
     const shutdown = () => worker.shutdown();
     if (signal.aborted) return;
     signal.addEventListener('abort', shutdown, { once: true });
+    extras.onReady?.();
     await worker.run();
   } finally {
     await connection.close();

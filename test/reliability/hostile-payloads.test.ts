@@ -3,12 +3,12 @@
 // all of them the migration is healthy: it answers queries, no workflow task failed, nothing was
 // decided, and a well-formed operator action still works.
 
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveUpdate, pauseSignal, promoteSignal, rejectUpdate, resumeSignal, rollbackSignal, statusQuery } from '../../contracts/messages';
 import type { MigrationResult } from '../../contracts/status';
-import { startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
+import { startMigrationBench, updateRefusal, waitFor, type MigrationBench } from '../support/migration-env';
 import { recordScenario } from '../support/scenarios';
 
 const PIPELINE = 'rel-hostile';
@@ -53,15 +53,6 @@ const HOSTILE_SIGNALS: Array<[label: string, send: (h: WorkflowHandle) => Promis
   ['resume with a by of 10,000 characters', (h) => h.signal(resumeSignal, { by: 'b'.repeat(10_000) })],
 ];
 
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, 'the update was accepted').toBeInstanceOf(WorkflowUpdateFailedError);
-  return String((err as WorkflowUpdateFailedError).cause?.message ?? '');
-}
-
 describe('given a migration waiting for its cutover approval', () => {
   it('when it receives malformed updates, hostile signals and oversized payloads, then it refuses or ignores each and stays healthy', async () => {
     const spec = bench.spec(PIPELINE, { approvals: { approvers: ['alice@example.com'] } });
@@ -71,7 +62,7 @@ describe('given a migration waiting for its cutover approval', () => {
 
       for (const [label, payload, names] of MALFORMED_APPROVALS) {
         for (const update of [approveUpdate, rejectUpdate]) {
-          const message = await refusal(handle.executeUpdate(update, { args: [payload as never] }));
+          const message = await updateRefusal(handle.executeUpdate(update, { args: [payload as never] }));
           expect(message, `${label}: ${message}`).toMatch(names);
           // The refusal quotes no hostile content back at length.
           expect(message.length, label).toBeLessThan(600);
@@ -81,7 +72,7 @@ describe('given a migration waiting for its cutover approval', () => {
       for (const [, send] of HOSTILE_SIGNALS) await send(handle);
 
       // Under Temporal's payload limit, ours applies: a 1 MiB note is refused naming the field.
-      expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: 'alice@example.com', note: 'x'.repeat(1024 * 1024) }] }))).toMatch(/note is limited to 2000 characters/);
+      expect(await updateRefusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: 'alice@example.com', note: 'x'.repeat(1024 * 1024) }] }))).toMatch(/note is limited to 2000 characters/);
 
       const wftFailures = async () => ((await handle.fetchHistory()).events ?? []).filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED).length;
       // Nothing so far made a workflow task fail: every refusal above came from the validator.

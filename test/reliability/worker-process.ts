@@ -4,10 +4,10 @@
 // and kills itself at the stage boundary named in KEYLESS_TEST_KILL_AT_STAGE (see kill-switch.ts).
 // Google credentials come from ADC, as on a VM: the emulator's metadata server (GCE_METADATA_HOST).
 
-import { NativeConnection, type InjectedSinks } from '@temporalio/worker';
+import type { InjectedSinks } from '@temporalio/worker';
 import { createGoogleClients, endpointConfigFromEnv } from '../../activities/google-clients';
 import { temporalConfigFromEnv } from '../../worker/config';
-import { createKeylessWorker } from '../../worker/worker';
+import { runWorker } from '../../worker/worker';
 import type { KillSwitchSinks } from './kill-switch';
 
 const killAtStage = process.env.KEYLESS_TEST_KILL_AT_STAGE;
@@ -28,24 +28,15 @@ const sinks: InjectedSinks<KillSwitchSinks> = {
 };
 
 async function main(): Promise<void> {
-  const config = temporalConfigFromEnv(process.env);
+  const stop = new AbortController();
+  process.once('SIGTERM', () => stop.abort());
   const bundlePath = process.env.KEYLESS_WORKFLOW_BUNDLE;
-  const connection = await NativeConnection.connect(config.connection);
-  const worker = await createKeylessWorker({
-    connection,
-    namespace: config.namespace,
-    taskQueue: config.taskQueue,
-    activityDeps: { clients: createGoogleClients(endpointConfigFromEnv(process.env)), orchestratorEmail: process.env.KEYLESS_ORCHESTRATOR },
-    ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : {}),
-    sinks,
-  });
-  process.once('SIGTERM', () => worker.shutdown());
-  process.stdout.write('ready\n');
-  try {
-    await worker.run();
-  } finally {
-    await connection.close();
-  }
+  await runWorker(
+    temporalConfigFromEnv(process.env),
+    stop.signal,
+    { clients: createGoogleClients(endpointConfigFromEnv(process.env)), orchestratorEmail: process.env.KEYLESS_ORCHESTRATOR },
+    { ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : {}), sinks, onReady: () => process.stdout.write('ready\n') },
+  );
 }
 
 main().catch((err: unknown) => {

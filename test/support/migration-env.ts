@@ -5,7 +5,9 @@ import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { expect } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { MIGRATE_PIPELINE_WORKFLOW, migrationWorkflowId } from '../../contracts/names';
@@ -100,6 +102,16 @@ export async function startMigrationBench(
       await cloud?.stop();
     },
   };
+}
+
+/** The refusal message of an update that must be refused (fails the test when it was accepted). */
+export async function updateRefusal(update: Promise<unknown>): Promise<string> {
+  const err = await update.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, 'the update was accepted').toBeInstanceOf(WorkflowUpdateFailedError);
+  return (err as WorkflowUpdateFailedError).cause?.message ?? '';
 }
 
 /** Polls until `done` holds (real time; time skipping is off while a test is not awaiting a result). */

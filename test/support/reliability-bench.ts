@@ -6,15 +6,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { expect } from 'vitest';
 import { statusQuery } from '../../contracts/messages';
 import { MIGRATE_PIPELINE_WORKFLOW, migrationWorkflowId } from '../../contracts/names';
 import type { PipelineSpecInput } from '../../contracts/spec';
 import type { MigrationResult, MigrationStatus } from '../../contracts/status';
 import { DEMO_ORCHESTRATOR, PIPELINE_ANNOTATION } from '../../emulator';
-import type { SurfaceFault } from '../../emulator/core/fixture';
 import { startDevServer, type DevServer } from '../../worker/dev-server';
 import { startTestCloud, type TestCloud } from './cloud';
+import { setFaults, type CloudSurface, type FaultInput } from './failures';
 import { auditLog, decodedText, workerProcess, writeWorkflowBundle, type AuditEntry, type WorkerProcess } from './reliability';
 import { uniqueTaskQueue } from './temporal';
 
@@ -31,7 +30,7 @@ export interface ReliabilityBench {
   start(spec: PipelineSpecInput, taskQueue: string, options?: { workflowTaskTimeout?: string }): Promise<WorkflowHandle>;
   status(pipeline: string): Promise<MigrationStatus>;
   /** Replaces a surface's faults (PUT semantics: unnamed settings return to their defaults). */
-  setFault(surface: string, fault: Partial<SurfaceFault>): Promise<void>;
+  setFault(surface: CloudSurface, fault: FaultInput): Promise<void>;
   /** Stops the server and starts one on the same port and SQLite file; reconnects the client. */
   restartServer(): Promise<void>;
   /** The worker logs written so far and every history of the bench's migrations, as one text. */
@@ -94,10 +93,7 @@ export async function startReliabilityBench(pipelines: string[]): Promise<Reliab
       return bench.client.workflow.start(MIGRATE_PIPELINE_WORKFLOW, { taskQueue, workflowId, args: [spec], ...options });
     },
     status: (pipeline) => bench.client.workflow.getHandle(migrationWorkflowId(PROJECT, pipeline)).query(statusQuery),
-    async setFault(surface, fault) {
-      const response = await fetch(`${cloud.emulator.baseUrl}/admin/v1/faults/${surface}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fault) });
-      expect(response.ok).toBe(true);
-    },
+    setFault: (surface, fault) => setFaults(cloud.emulator.baseUrl, [surface], fault),
     async restartServer() {
       const port = Number(server.address.split(':')[1]);
       await server.stop();

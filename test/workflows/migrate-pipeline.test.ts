@@ -7,7 +7,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveUpdate, pauseSignal, promoteSignal, rejectUpdate, resumeSignal, rollbackSignal, statusQuery } from '../../contracts/messages';
 import type { MigrationResult } from '../../contracts/status';
-import { maybeRecordHistory, startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
+import { maybeRecordHistory, startMigrationBench, updateRefusal, waitFor, type MigrationBench } from '../support/migration-env';
 import { decodedText } from '../support/reliability';
 
 const SCENARIOS = ['wf-held', 'wf-happy', 'wf-reject', 'wf-breach', 'wf-not-served', 'wf-delete', 'wf-pause', 'wf-guard', 'wf-invalid'];
@@ -36,13 +36,6 @@ async function accountExists(email: string): Promise<boolean> {
 async function routePercent(pipeline: string): Promise<number | undefined> {
   const text = await readFile(join(bench.routesDir, `${pipeline}.json`), 'utf8').catch(() => undefined);
   return text === undefined ? undefined : JSON.parse(text).vertexPercent;
-}
-
-/** The validator's message when an update is refused. */
-async function refusal(update: Promise<unknown>): Promise<string> {
-  const err = await update.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-  return (err as WorkflowUpdateFailedError).cause?.message ?? '';
 }
 
 describe('migratePipeline', () => {
@@ -193,9 +186,9 @@ describe('migratePipeline', () => {
     await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
       await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
-      expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'finalize', by: 'alice@example.com' }] }))).toMatch(/stage finalize is not waiting/);
-      expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: '' }] }))).toMatch(/by must name who acts/);
-      expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'launch', by: 'alice@example.com' } as never] }))).toMatch(/stage must be one of: cutover, finalize/);
+      expect(await updateRefusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'finalize', by: 'alice@example.com' }] }))).toMatch(/stage finalize is not waiting/);
+      expect(await updateRefusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: '' }] }))).toMatch(/by must name who acts/);
+      expect(await updateRefusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'launch', by: 'alice@example.com' } as never] }))).toMatch(/stage must be one of: cutover, finalize/);
       expect((await handle.query(statusQuery)).refusals).toBeUndefined();
       // A stranger's approval is taken in so that it leaves a trace, then refused.
       const stranger = await handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: 'mallory@example.com' }] }).catch((e: unknown) => e);
