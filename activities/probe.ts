@@ -4,13 +4,15 @@
 // retried) or is really missing (403 after the window), an API key answered instead of an
 // identity (kept distinct), quota and transient errors.
 
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { AuthClient } from 'google-auth-library';
+import type { KeylessActivities, ProbeVertexInput } from '../contracts/activities';
 import { ErrorType } from '../contracts/errors';
-import { describeGoogleError, isApiKeyRejection, toApplicationFailure, type GoogleErrorInfo } from './google-errors';
-import type { GoogleClients } from './google-clients';
-import { impersonate } from './impersonation';
+import type { ModelProbe } from '../contracts/reports';
+import type { GoogleClients } from '../google/clients';
+import { describeGoogleError, googleError, isApiKeyRejection, type GoogleErrorInfo } from '../google/errors';
+import { impersonate } from '../google/impersonation';
+import { firstAttemptAt } from './context';
 
 /** Google documents "a few minutes, up to seven" for a new binding; ten covers the tail. */
 export const DEFAULT_PROPAGATION_WINDOW_MS = 10 * 60_000;
@@ -26,34 +28,13 @@ export interface ProbeDeps {
   hintLocations?: string[];
 }
 
-export interface ProbeVertexInput {
-  project: string;
-  location: string;
-  models: string[];
-  serviceAccountEmail: string;
-  /** When the Vertex role (and token-creator grant) was confirmed; the propagation window starts here. */
-  roleGrantedAt?: string;
-  /** How long a 403 still counts as "not propagated yet" (default ten minutes). */
-  propagationWindowMs?: number;
-}
-
-/** One model's probe. */
-export interface ModelProbe {
-  model: string;
-  ok: boolean;
-  /** What the request resolved to (an alias's target); compare with the Gemini API's for drift. */
-  modelVersion: string;
-  latencyMs: number;
-  finishReason: string;
-}
-
-export function createProbeActivities(deps: ProbeDeps) {
+export function createProbeActivities(deps: ProbeDeps): Pick<KeylessActivities, 'probeVertex'> {
   const { clients } = deps;
   const hintLocations = deps.hintLocations ?? DEFAULT_HINT_LOCATIONS;
 
   return {
     /** One live generateContent per model as the service account; throws the first failure, classified. */
-    async probeVertex(input: ProbeVertexInput): Promise<{ results: ModelProbe[] }> {
+    async probeVertex(input) {
       const asAccount = await impersonate(clients, input.serviceAccountEmail);
       const ai = clients.genai({ kind: 'vertex', project: input.project, location: input.location }, { authClient: asAccount });
       const results: ModelProbe[] = [];
@@ -77,9 +58,6 @@ export function createProbeActivities(deps: ProbeDeps) {
   };
 }
 
-/** The probe activity interface. */
-export type ProbeActivities = ReturnType<typeof createProbeActivities>;
-
 interface FailureContext extends ProbeVertexInput {
   model: string;
   hintLocations: string[];
@@ -88,7 +66,7 @@ interface FailureContext extends ProbeVertexInput {
   probed: ModelProbe[];
 }
 
-async function probeFailure(err: unknown, ctx: FailureContext): Promise<ApplicationFailure> {
+async function probeFailure(err: unknown, ctx: FailureContext): Promise<Error> {
   const info = describeGoogleError(err);
   const where = `${ctx.model} on Vertex in ${ctx.location} (project ${ctx.project}) as ${ctx.serviceAccountEmail}`;
   if (info.httpStatus === 404) {
@@ -113,7 +91,7 @@ async function probeFailure(err: unknown, ctx: FailureContext): Promise<Applicat
     });
   }
   if (info.httpStatus === 403) return permissionFailure(info, ctx, where);
-  return toApplicationFailure(err, { context: `probe ${where}` });
+  return googleError(err, { context: `probe ${where}` });
 }
 
 /** 403 inside the propagation window is the grant still spreading; after it, a missing role. */
@@ -140,15 +118,6 @@ function permissionFailure(info: GoogleErrorInfo, ctx: FailureContext, where: st
     message: `${where}: permission ${permission} still denied ${Math.round(elapsedMs / 1000)}s after the grant: ${missing}`,
     details,
   });
-}
-
-/** The first attempt's schedule time inside an activity (Temporal retries keep it); else now. */
-function firstAttemptAt(): number {
-  try {
-    return Context.current().info.scheduledTimestampMs;
-  } catch {
-    return Date.now();
-  }
 }
 
 /**

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { OAuth2Client } from 'google-auth-library';
 import { createActivities, type KeylessActivities } from '../activities';
-import { createGoogleClients, type GoogleClients } from '../activities/google-clients';
+import { createGoogleClients, type GoogleClients } from '../google/clients';
 import { MIGRATE_FLEET_WORKFLOW, fleetWorkflowId, type FleetSpecInput } from '../contracts/fleet';
 import { MIGRATE_PIPELINE_WORKFLOW, migrationWorkflowId } from '../contracts/names';
 import { validateSpec, type PipelineSpecInput } from '../contracts/spec';

@@ -5,7 +5,7 @@
 // (worker/config.ts); Google credentials from ADC through the emulator's metadata server.
 
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { createGoogleClients, endpointConfigFromEnv } from '../activities/google-clients';
+import { createGoogleClients, endpointConfigFromEnv } from '../google/clients';
 import { temporalConfigFromEnv } from '../worker/config';
 import { runWorker } from '../worker/worker';
 

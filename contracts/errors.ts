@@ -1,7 +1,9 @@
-// One error taxonomy for the whole product. Activities map Google's errors to ApplicationFailures
-// of these types; the workflow's retry policies and rollback reasons speak the same names.
+// One error taxonomy for the whole product. The Google library (google/) and the route stores
+// (route-store/) throw KeylessErrors of these types; the activity layer turns them into
+// ApplicationFailures of the same type; the workflow's retry policies and rollback records speak
+// the same names.
 
-/** Failure types, as carried by ApplicationFailure.type. */
+/** Failure types, as carried by KeylessError.type, ApplicationFailure.type and RollbackRecord.failureType. */
 export const ErrorType = {
   /** The spec or a message payload is invalid; nothing was changed. */
   InvalidSpec: 'InvalidSpec',
@@ -31,11 +33,17 @@ export const ErrorType = {
   InvalidRequest: 'InvalidRequest',
   /** An approve or reject from someone outside the spec's approvals.approvers: recorded, not acted on. */
   ApproverNotAllowed: 'ApproverNotAllowed',
+  /** An operator rejected the cutover. A rollback reason, never thrown by an activity. */
+  Rejected: 'Rejected',
+  /** An operator asked for the rollback (the `rollback` signal). A rollback reason only. */
+  OperatorRequest: 'OperatorRequest',
+  /** Nobody decided on an approval within approvals.deadline. A rollback reason only. */
+  ApprovalDeadline: 'ApprovalDeadline',
 } as const;
 
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
-/** Types a retry can never fix: activities mark them nonRetryable and retry policies list them. */
+/** Types a retry can never fix: KeylessErrors of these types are non-retryable, and retry policies list them. */
 export const NON_RETRYABLE_ERROR_TYPES: ErrorType[] = [
   ErrorType.InvalidSpec,
   ErrorType.KeyNotFound,
@@ -50,3 +58,28 @@ export const NON_RETRYABLE_ERROR_TYPES: ErrorType[] = [
   ErrorType.InvalidRequest,
   ErrorType.ApproverNotAllowed,
 ];
+
+/**
+ * A failure of keyless's own libraries, typed by the taxonomy; plain JavaScript, so a pipeline
+ * library can throw and catch it without Temporal. The activity layer turns it into an
+ * ApplicationFailure with the same type, message, retryability and details.
+ */
+export class KeylessError extends Error {
+  override readonly name = 'KeylessError';
+  readonly type: ErrorType;
+  readonly nonRetryable: boolean;
+  /** JSON details for the caller (names and counts, never a key string). */
+  readonly details: unknown[];
+
+  constructor(options: { type: ErrorType; message: string; nonRetryable?: boolean; details?: unknown[]; cause?: unknown }) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.type = options.type;
+    this.nonRetryable = options.nonRetryable ?? NON_RETRYABLE_ERROR_TYPES.includes(options.type);
+    this.details = options.details ?? [];
+  }
+}
+
+/** Whether a value is a KeylessError (also across module copies, by shape). */
+export function isKeylessError(err: unknown): err is KeylessError {
+  return err instanceof KeylessError || (err instanceof Error && err.name === 'KeylessError' && typeof (err as KeylessError).type === 'string');
+}

@@ -60,10 +60,19 @@ export interface FleetMember {
   reason?: string;
 }
 
+/** What a fleet waits for: compare its kind; the sentence is describeFleetWait's. */
+export type FleetWait = { kind: 'wave-approval'; wave: number };
+
+export function describeFleetWait(wait: FleetWait): string {
+  return `approveWave(wave: ${wait.wave})`;
+}
+
 export interface FleetStatus {
   fleet: string;
   wave: number;
   waves: number;
+  wait?: FleetWait;
+  /** The wait as one line (describeFleetWait), for people. */
   waitingFor?: string;
   halted?: { wave: number; failures: number; size: number; at: string };
   counts: Record<FleetMember['state'], number>;

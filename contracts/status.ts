@@ -1,7 +1,9 @@
 // What the `status` query returns and what the result of a migration records.
 
 import type { ErrorType } from './errors';
+import type { DualRunReport, SoakTraffic } from './reports';
 import type { ApprovalStage, Outcome, Stage } from './stages';
+import type { Wait } from './waits';
 
 /** One change keyless made to the outside world, with who approved it. */
 export interface Mutation {
@@ -10,6 +12,8 @@ export interface Mutation {
   detail: string;
   at: string;
   approvedBy?: string;
+  /** The undo (in the migration's undo log) that reverts this mutation; absent: nothing will. */
+  undoId?: string;
   /** Set once rollback has undone this mutation. */
   undoneAt?: string;
 }
@@ -52,9 +56,19 @@ export interface LeftAsFound {
   at: string;
 }
 
+/** What to tell the operator about a key rollback left as someone else changed (or deleted) it. */
+export function keyLeftAsFoundAdvice(key: string, snapshot: { displayName: string; restrictions?: object }, deleted: boolean): string {
+  const restrictions = JSON.stringify(snapshot.restrictions ?? {});
+  const before = `before the migration it had display name "${snapshot.displayName}" and restrictions ${restrictions === '{}' ? 'none' : restrictions}`;
+  return deleted
+    ? `someone else deleted ${key} during the migration and rollback did not undelete it: if a job still needs the key, undelete it within 30 days of its deletion (${before})`
+    : `someone else changed ${key} after keyless did, so rollback left it as they set it, with whatever of keyless's own changes survived theirs: ` +
+        `find who in Cloud Audit Logs (apikeys.googleapis.com UpdateKey on this key), agree with them on the key's state and set it by hand (${before})`;
+}
+
 export interface RollbackRecord {
   reason: string;
-  failureType?: ErrorType | string;
+  failureType?: ErrorType;
   by?: string;
   at: string;
 }
@@ -88,12 +102,15 @@ export interface MigrationStatus {
   next: string;
   /** The key is already rejected by Google: the migration repairs a pipeline that is down. */
   repair: boolean;
+  /** What the migration waits for; compare its kind, never the sentence. */
+  wait?: Wait;
+  /** The wait as one line (describeWait), for people. */
   waitingFor?: string;
   paused: boolean;
   canary?: { step: number; of: number; percent: number };
   lastAnalysis?: CanaryAnalysis;
   /** What the key saw during the soak: who still uses it when the migration is held. */
-  soak?: { keyRequests: number; byMethod: { method: string; responseCode: string; requests: number }[] };
+  soak?: SoakTraffic;
   vertexPercent: number;
   mutations: Mutation[];
   decisions: Decision[];
@@ -113,10 +130,10 @@ export interface MigrationResult {
   repair: boolean;
   mutations: Mutation[];
   decisions: Decision[];
-  /** The dual-run report (see activities/dual-run), when the migration got that far. */
-  dualRun?: unknown;
+  /** The dual-run report, when the migration got that far. */
+  dualRun?: DualRunReport;
   canary: CanaryAnalysis[];
-  soak?: { keyRequests: number; byMethod: { method: string; responseCode: string; requests: number }[] };
+  soak?: SoakTraffic;
   refusals?: ApprovalRefusals;
   rollback?: RollbackRecord;
   leftAsFound?: LeftAsFound[];

@@ -2,12 +2,17 @@
 // follows the route keyless publishes: the API key on the Gemini API, or Vertex AI with
 // Application Default Credentials. Each backend gets its own GoogleGenAI, so no client ever holds
 // both an API key and Vertex settings; where requests go (Google or the emulator) is decided by
-// activities/google-clients.ts alone.
+// google/endpoints.ts alone. It depends on @google/genai, google-auth-library and
+// @google-cloud/storage only: never on Temporal or the orchestrator's admin clients.
 
 import { randomUUID } from 'node:crypto';
+import type { Storage } from '@google-cloud/storage';
 import type { GenerateContentParameters, GenerateContentResponse, GoogleGenAI } from '@google/genai';
-import type { AuthClient, OAuth2Client } from 'google-auth-library';
-import { createGoogleClients, endpointConfigFromEnv, type GoogleClients } from '../activities/google-clients';
+import { GoogleAuth, type AuthClient, type OAuth2Client } from 'google-auth-library';
+import { CLOUD_PLATFORM, endpointConfigFromEnv, type EndpointConfig } from '../google/endpoints';
+import { createGenAi, type GenAiTarget } from '../google/genai';
+import { impersonatedClient } from '../google/impersonation';
+import { createStorage } from '../google/storage';
 import { apiKeyFromEnv, assertNoConflictingCredentials } from './environment';
 import { RouteCache, routeSourceFromStore, type RouteSource, type RouteView } from './route-cache';
 import { choosesVertex } from './split';
@@ -82,16 +87,16 @@ export const DEFAULT_ROUTE_READ_TIMEOUT_MS = 2_000;
 export function createGeminiClient(options: GeminiClientOptions): GeminiClient {
   const env = options.env ?? process.env;
   assertNoConflictingCredentials(env);
-  let clients: GoogleClients | undefined;
-  const google = () => (clients ??= createGoogleClients(endpointConfigFromEnv(env), options.authClient ? { authClient: options.authClient } : {}));
-  const source = 'read' in options.route ? options.route : routeSourceFromStore(options.route.store, options.pipeline, () => google().storage);
+  let google: PipelineGoogle | undefined;
+  const lazyGoogle = () => (google ??= pipelineGoogle(endpointConfigFromEnv(env), options.authClient));
+  const source = 'read' in options.route ? options.route : routeSourceFromStore(options.route.store, options.pipeline, () => lazyGoogle().storage());
   const routes = new RouteCache({
     pipeline: options.pipeline,
     source,
     ttlMs: options.ttlMs ?? DEFAULT_ROUTE_TTL_MS,
     readTimeoutMs: options.routeReadTimeoutMs ?? DEFAULT_ROUTE_READ_TIMEOUT_MS,
   });
-  const backends = new Backends(google, options.apiKey ?? envApiKey(env), options.vertexAuth ?? 'adc');
+  const backends = new Backends(lazyGoogle, options.apiKey ?? envApiKey(env), options.vertexAuth ?? 'adc');
   const perCall = options.mode === 'per-call';
 
   const run = (runId: string = randomUUID()): GeminiRun => {
@@ -140,13 +145,31 @@ interface Decision {
   authMode: AuthMode;
 }
 
+/** The Google pieces a pipeline needs, pointed where the one endpoint configuration says. */
+interface PipelineGoogle {
+  genai(target: GenAiTarget, authClient?: AuthClient): GoogleGenAI;
+  storage(): Storage;
+  impersonate(serviceAccount: string): Promise<AuthClient>;
+}
+
+function pipelineGoogle(config: EndpointConfig, authClient: OAuth2Client | undefined): PipelineGoogle {
+  let storage: Storage | undefined;
+  let auth: GoogleAuth | OAuth2Client | undefined;
+  return {
+    // A caller's own credentials (authClient) act for Vertex too, as with the orchestrator's clients.
+    genai: (target, asAccount) => createGenAi(config, target, target.kind === 'vertex' ? (asAccount ?? authClient) : undefined),
+    storage: () => (storage ??= createStorage(config, authClient)),
+    impersonate: (serviceAccount) => impersonatedClient(config, (auth ??= authClient ?? new GoogleAuth({ scopes: [CLOUD_PLATFORM] })), serviceAccount, { lifetimeSeconds: 3600 }),
+  };
+}
+
 /** One GoogleGenAI per backend (and per Vertex project/location/account), made on first use. */
 class Backends {
   private gemini: Promise<GoogleGenAI> | undefined;
   private readonly vertex = new Map<string, Promise<GoogleGenAI>>();
 
   constructor(
-    private readonly google: () => GoogleClients,
+    private readonly google: () => PipelineGoogle,
     private readonly apiKey: () => Promise<string>,
     private readonly vertexAuth: 'adc' | 'impersonate',
   ) {}
@@ -173,8 +196,7 @@ class Backends {
   private async vertexClient(project: string, location: string, serviceAccount: string): Promise<GoogleGenAI> {
     const target = { kind: 'vertex' as const, project, location };
     if (this.vertexAuth === 'adc') return this.google().genai(target);
-    const authClient: AuthClient = await this.google().impersonate(serviceAccount, { lifetimeSeconds: 3600 });
-    return this.google().genai(target, { authClient });
+    return this.google().genai(target, await this.google().impersonate(serviceAccount));
   }
 }
 

@@ -4,8 +4,7 @@
 
 import type { Storage } from '@google-cloud/storage';
 import { RouteSchema, routeLocation, type Route } from '../contracts/route';
-import { fileRouteStore } from '../activities/route-store';
-import { gcsRouteStore } from '../activities/route-store-gcs';
+import { fileRouteStore, gcsRouteStore } from '../route-store';
 
 /** Where a pipeline's route document comes from. */
 export interface RouteSource {

@@ -3,7 +3,7 @@
 // never retried, whatever the policy.
 
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
-import type { KeylessActivities } from '../activities';
+import type { KeylessActivities } from '../contracts/activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../contracts/errors';
 
 /** Reads of Google state (keys, policies, monitoring, routes): cheap, safe to repeat quickly. */

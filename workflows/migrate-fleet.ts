@@ -13,7 +13,21 @@ import {
   startChild,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import { FLEET_MESSAGE_DESCRIPTIONS, FleetSpecSchema, WaveApprovalSchema, approveWaveUpdate, fleetStatusQuery, type FleetMember, type FleetSpec, type FleetSpecInput, type FleetStatus, type WaveApproval, type WaveApprovalRefusal } from '../contracts/fleet';
+import {
+  FLEET_MESSAGE_DESCRIPTIONS,
+  FleetSpecSchema,
+  WaveApprovalSchema,
+  approveWaveUpdate,
+  describeFleetWait,
+  fleetStatusQuery,
+  type FleetMember,
+  type FleetSpec,
+  type FleetSpecInput,
+  type FleetStatus,
+  type FleetWait,
+  type WaveApproval,
+  type WaveApprovalRefusal,
+} from '../contracts/fleet';
 import { ErrorType } from '../contracts/errors';
 import { RollbackRequestSchema, rollbackSignal, type RollbackRequest } from '../contracts/messages';
 import { migrationWorkflowId } from '../contracts/names';
@@ -37,7 +51,7 @@ class Fleet {
   readonly members: FleetMember[];
   readonly waves: number;
   wave = 0;
-  waitingFor?: string;
+  wait?: FleetWait;
   halted?: FleetStatus['halted'];
   haltRequest?: RollbackRequest;
   readonly approvals = new Map<number, { wave: number; by: string; at: string }>();
@@ -60,7 +74,7 @@ class Fleet {
   validateWaveApproval(input: WaveApproval): void {
     const parsed = WaveApprovalSchema.safeParse(input);
     if (!parsed.success) throw new Error(`invalid wave approval: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`);
-    if (this.waitingFor !== waveWait(parsed.data.wave)) throw new Error(`wave ${parsed.data.wave} is not waiting for approval (the fleet is at wave ${this.wave})`);
+    if (this.wait?.wave !== parsed.data.wave) throw new Error(`wave ${parsed.data.wave} is not waiting for approval (the fleet is at wave ${this.wave})`);
     // Someone outside `approvers` passes on purpose: a validator's refusal leaves no trace in
     // history, so approveWave() records the attempt and then refuses it.
   }
@@ -83,7 +97,7 @@ class Fleet {
     return ApplicationFailure.create({
       type: ErrorType.ApproverNotAllowed,
       nonRetryable: true,
-      message: `${reason}: the attempt is recorded in the fleet's status, and it still waits for ${waveWait(input.wave)}`,
+      message: `${reason}: the attempt is recorded in the fleet's status, and it still waits for ${describeFleetWait({ kind: 'wave-approval', wave: input.wave })}`,
       details: [refusal],
     });
   }
@@ -100,7 +114,7 @@ class Fleet {
       fleet: this.spec.fleet,
       wave: this.wave,
       waves: this.waves,
-      waitingFor: this.waitingFor,
+      ...(this.wait ? { wait: this.wait, waitingFor: describeFleetWait(this.wait) } : {}),
       halted: this.halted,
       counts,
       members: this.members,
@@ -110,7 +124,7 @@ class Fleet {
 
   publishDetails(): void {
     const s = this.status();
-    const where = this.halted ? `halted at wave ${this.halted.wave}` : this.waitingFor ? `waiting for ${this.waitingFor}` : `wave ${this.wave}/${this.waves}`;
+    const where = this.halted ? `halted at wave ${this.halted.wave}` : this.wait ? `waiting for ${describeFleetWait(this.wait)}` : `wave ${this.wave}/${this.waves}`;
     setCurrentDetails(`fleet ${this.spec.fleet}: ${where}; ${s.counts.completed} completed, ${s.counts.running} running, ${s.counts['rolled-back']} rolled back`);
   }
 
@@ -118,10 +132,10 @@ class Fleet {
   async runWave(wave: number): Promise<void> {
     this.wave = wave;
     if (this.spec.approvalPerWave) {
-      this.waitingFor = waveWait(wave);
+      this.wait = { kind: 'wave-approval', wave };
       this.publishDetails();
       await condition(() => this.approvals.has(wave) || this.haltRequest !== undefined);
-      this.waitingFor = undefined;
+      this.wait = undefined;
     }
     const indexes = this.members.flatMap((m, i) => (m.wave === wave ? [i] : []));
     const children: Promise<void>[] = [];
@@ -229,7 +243,7 @@ export async function migrateFleet(input: FleetSpecInput): Promise<FleetResult> 
   }
   if (fleet.halted || fleet.haltRequest) await haltWatch;
   fleet.markNotStarted();
-  fleet.waitingFor = undefined;
+  fleet.wait = undefined;
   fleet.publishDetails();
   await condition(allHandlersFinished);
   const status = fleet.status();
@@ -238,7 +252,3 @@ export async function migrateFleet(input: FleetSpecInput): Promise<FleetResult> 
 
 /** Patch id: children being started hold a concurrency slot. */
 const FLEET_STARTS_HOLD_SLOTS = 'fleet-starts-hold-slots';
-
-function waveWait(wave: number): string {
-  return `approveWave(wave: ${wave})`;
-}

@@ -1,8 +1,8 @@
 // The state of one migration and everything that reads or changes it: the operators' messages,
-// the waits, and the record of what was done. The stage functions in stages.ts act; this class
-// remembers. Workflow code: deterministic, no I/O.
+// the waits, the record of what was done and the log of how to undo it. The stages in stages/ act;
+// this class remembers. Workflow code: deterministic, no I/O.
 
-import { ApplicationFailure, condition, log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, log, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { ErrorType } from '../contracts/errors';
 import {
   ApprovalSchema,
@@ -21,12 +21,14 @@ import {
   type OperatorAction,
   type RollbackRequest,
 } from '../contracts/messages';
-import type { KeySnapshot } from '../activities/keys';
-import type { TrafficReport } from '../activities/traffic';
 import { KeylessStage } from '../contracts/names';
+import type { DualRunReport, KeySnapshot, ProbeReport, SoakTraffic, TrafficReport } from '../contracts/reports';
+import { serviceAccountEmail } from '../contracts/roles';
 import type { PipelineSpec } from '../contracts/spec';
 import type { ApprovalStage, Stage } from '../contracts/stages';
 import type { ApprovalRefusals, CanaryAnalysis, Decision, LeftAsFound, MigrationResult, MigrationStatus, Mutation, RollbackRecord } from '../contracts/status';
+import type { Undo, UndoResult } from '../contracts/undo';
+import { describeWait, waitsForApproval, type Wait } from '../contracts/waits';
 import { describeNext } from './phase';
 
 /** Refused approvals kept in state: enough to see who tried, bounded so a flood cannot grow it. */
@@ -54,6 +56,8 @@ export interface MigrationMemory {
   analyses: CanaryAnalysis[];
   rollback?: RollbackRecord;
   refusals?: ApprovalRefusals;
+  /** Absent in the memory of runs from before the undo log (rollback-legacy.ts rebuilds it). */
+  undos?: Undo[];
 }
 
 /** What the stages learned about the outside world, kept for later stages and for rollback. */
@@ -71,9 +75,11 @@ export interface MigrationFacts {
   roleGrantedAt?: string;
   /** The orchestrator's token-creator grant on the account was keyless's. */
   tokenCreatorAdded?: boolean;
-  dualRun?: unknown;
-  probe?: unknown;
-  soak?: { keyRequests: number; byMethod: { method: string; responseCode: string; requests: number }[] };
+  dualRun?: DualRunReport;
+  probe?: ProbeReport;
+  soak?: SoakTraffic;
+  /** The soak passed; what is left of the soak stage is the wait for pipelines sharing the key. */
+  soakPassed?: boolean;
   keyDeleted?: boolean;
   blockCandidate?: boolean;
   /** Cloud time the traffic readings count from (set when the canary begins). */
@@ -89,7 +95,7 @@ export class Migration {
   repair: boolean;
   paused = false;
   promoteRequested = false;
-  waitingFor?: string;
+  wait?: Wait;
   bakeEndsAt?: string;
   canaryStep: number;
   bakeRemainingMs?: number;
@@ -101,11 +107,16 @@ export class Migration {
   readonly facts: MigrationFacts;
   readonly analyses: CanaryAnalysis[];
   readonly refusals: ApprovalRefusals;
+  /** How to undo what was done, oldest first; rollback walks it newest first. */
+  readonly undos: Undo[];
   rollbackRecord?: RollbackRecord;
+  /** The KeylessStage value last published by a wait, so a wait upserts only when it changes it. */
+  private publishedStage?: string;
 
   constructor(
     readonly spec: PipelineSpec,
     memory?: MigrationMemory,
+    legacyUndos?: (memory: MigrationMemory) => Undo[],
   ) {
     this.stage = memory?.stage ?? 'inventory';
     this.repair = memory?.repair ?? false;
@@ -120,6 +131,7 @@ export class Migration {
     this.analyses = memory?.analyses ?? [];
     this.refusals = memory?.refusals ?? { total: 0, recent: [] };
     this.rollbackRecord = memory?.rollback;
+    this.undos = memory?.undos ?? (memory && legacyUndos ? legacyUndos(memory) : []);
   }
 
   memory(): MigrationMemory {
@@ -137,7 +149,13 @@ export class Migration {
       analyses: this.analyses,
       rollback: this.rollbackRecord,
       refusals: this.refusals,
+      undos: this.undos,
     };
+  }
+
+  /** The pipeline's service account: as provision found it, else as the spec names it. */
+  get serviceAccountEmail(): string {
+    return this.facts.serviceAccountEmail ?? serviceAccountEmail(this.spec.serviceAccount.accountId, this.spec.project);
   }
 
   /** Registers every message handler, each with the description the Temporal UI lists. */
@@ -168,7 +186,7 @@ export class Migration {
       throw new Error(`invalid approval: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`);
     }
     const { stage } = parsed.data;
-    if (this.waitingFor !== approvalWait(stage)) {
+    if (!waitsForApproval(this.wait, stage)) {
       throw new Error(`stage ${stage} is not waiting for approval (the migration is at ${this.stage})`);
     }
   }
@@ -194,7 +212,7 @@ export class Migration {
     return ApplicationFailure.create({
       type: ErrorType.ApproverNotAllowed,
       nonRetryable: true,
-      message: `${reason}: the attempt is recorded in the migration's status, and it still waits for ${approvalWait(stage)}`,
+      message: `${reason}: the attempt is recorded in the migration's status, and it still waits for ${describeWait({ kind: 'approval', stage })}`,
       details: [refusal],
     });
   }
@@ -216,7 +234,7 @@ export class Migration {
       return;
     }
     this.decisions.push({ action: 'rollback', stage: this.stage, by: parsed.data.by, note: parsed.data.reason, at: nowIso() });
-    this.requestRollback({ reason: parsed.data.reason, by: parsed.data.by, failureType: 'OperatorRequest', at: nowIso() });
+    this.requestRollback({ reason: parsed.data.reason, by: parsed.data.by, failureType: ErrorType.OperatorRequest, at: nowIso() });
   }
 
   /** Records why the migration is abandoned; the first reason wins. */
@@ -225,16 +243,15 @@ export class Migration {
   }
 
   status(): MigrationStatus {
-    const steps = this.spec.canary.steps;
     return {
       pipeline: this.spec.pipeline,
       project: this.spec.project,
       stage: this.stage,
       next: this.next(),
       repair: this.repair,
-      waitingFor: this.waitingFor,
+      ...(this.wait ? { wait: this.wait, waitingFor: describeWait(this.wait) } : {}),
       paused: this.paused,
-      canary: this.stage === 'canary' ? { step: this.canaryStep + 1, of: steps.length, percent: steps[this.canaryStep]?.percent ?? 100 } : undefined,
+      canary: this.canaryPosition(),
       lastAnalysis: this.analyses.at(-1),
       soak: this.facts.soak,
       vertexPercent: this.vertexPercent,
@@ -247,24 +264,45 @@ export class Migration {
   }
 
   next(): string {
-    const steps = this.spec.canary.steps;
     return describeNext({
       stage: this.stage,
       paused: this.paused,
-      waitingFor: this.waitingFor,
+      wait: this.wait,
       repair: this.repair,
-      canary: this.stage === 'canary' ? { step: this.canaryStep + 1, of: steps.length, percent: steps[this.canaryStep]?.percent ?? 100 } : undefined,
+      canary: this.canaryPosition(),
       bakeEndsAt: this.bakeEndsAt,
       rollbackReason: this.rollbackRecord?.reason,
       leftAsFound: this.facts.leftAsFound?.map((x) => x.target),
     });
   }
 
+  private canaryPosition(): MigrationStatus['canary'] {
+    const steps = this.spec.canary.steps;
+    return this.stage === 'canary' ? { step: this.canaryStep + 1, of: steps.length, percent: steps[this.canaryStep]?.percent ?? 100 } : undefined;
+  }
+
   /** Moves to a stage and publishes it where operators look: search attributes and current details. */
   enter(stage: Stage): void {
     this.stage = stage;
+    this.publishedStage = stage;
     upsertSearchAttributes([{ key: KeylessStage, value: stage }]);
     this.publishDetails();
+  }
+
+  /** Sets (or clears) what the migration waits for, and publishes it. */
+  setWait(wait: Wait | undefined): void {
+    this.wait = wait;
+    // The stage attribute says where a migration stands, waits included; only a change is written.
+    if (this.stageAttribute() !== this.publishedStage) {
+      this.publishedStage = this.stageAttribute();
+      upsertSearchAttributes([{ key: KeylessStage, value: this.publishedStage }]);
+    }
+    this.publishDetails();
+  }
+
+  /** The KeylessStage search attribute for the current stage and wait. */
+  private stageAttribute(): string {
+    return this.stage;
   }
 
   publishDetails(): void {
@@ -278,32 +316,72 @@ export class Migration {
 
   /** Waits for an operator's decision on a stage, honouring the spec's deadline. */
   async awaitApproval(stage: ApprovalStage): Promise<ApprovalReceipt> {
-    this.waitingFor = approvalWait(stage);
-    this.publishDetails();
+    this.setWait({ kind: 'approval', stage });
     const { deadline, onDeadline } = this.spec.approvals;
     const decided = () => this.approvals.has(stage) || this.rollbackRecord !== undefined;
     const inTime = await condition(decided, deadline);
     if (!inTime && onDeadline === 'rollback') {
-      this.requestRollback({ reason: `no decision on ${stage} within ${deadline}`, failureType: 'ApprovalDeadline', at: nowIso() });
+      this.requestRollback({ reason: `no decision on ${stage} within ${deadline}`, failureType: ErrorType.ApprovalDeadline, at: nowIso() });
     } else if (!inTime) {
       await condition(decided);
     }
-    this.waitingFor = undefined;
-    this.publishDetails();
+    this.setWait(undefined);
     this.checkpoint();
     return this.approvals.get(stage)!;
   }
 
-  /** Records a change to the outside world; rollback reads this list to know what to undo. */
-  recordMutation(mutation: Omit<Mutation, 'at'>): Mutation {
-    const recorded = { ...mutation, at: nowIso() };
+  /**
+   * Records a change to the outside world and, with it, how to undo it: rollback walks the undo
+   * log newest first. A mutation that another undo reverts (the token-creator grant on an account
+   * keyless created goes with the account) names that undo's id instead.
+   */
+  recordMutation(mutation: Omit<Mutation, 'at' | 'undoId' | 'undoneAt'>, undo?: Undo | { undoneWith: string }): Mutation {
+    const undoId = undo === undefined ? undefined : 'undoneWith' in undo ? undo.undoneWith : undo.id;
+    const recorded: Mutation = { ...mutation, at: nowIso(), ...(undoId ? { undoId } : {}) };
     this.mutations.push(recorded);
+    if (undo && !('undoneWith' in undo)) this.recordUndo(undo);
     return recorded;
+  }
+
+  /** Adds an undo to the log; one with the same id is replaced, so the log holds the newest way to undo each resource. */
+  recordUndo(undo: Undo): void {
+    const index = this.undos.findIndex((u) => u.id === undo.id && !u.doneAt);
+    if (index >= 0) this.undos.splice(index, 1);
+    this.undos.push(undo);
+  }
+
+  /** The undos rollback has still to run, newest first. */
+  pendingUndos(): Undo[] {
+    return this.undos.filter((u) => !u.doneAt).reverse();
+  }
+
+  /** Records what an undo did and marks it, and the mutations it reverted, done. */
+  completeUndo(undo: Undo, result: UndoResult, by: string | undefined): void {
+    for (const change of result.changes) this.recordMutation({ ...change, approvedBy: by });
+    if (result.route) {
+      this.vertexPercent = result.route.vertexPercent;
+      this.routeGeneration = result.route.generation;
+    }
+    if (result.leftAsFound) {
+      this.facts.leftAsFound = [...(this.facts.leftAsFound ?? []), { ...result.leftAsFound, at: nowIso() }];
+      log.warn('rollback left a resource as someone else changed it', { target: result.leftAsFound.target });
+    }
+    undo.doneAt = nowIso();
+    for (const mutation of this.mutations) {
+      if (mutation.undoId === undo.id && !mutation.undoneAt && !result.notUndone?.includes(mutation.kind)) mutation.undoneAt = undo.doneAt;
+    }
   }
 
   /** The person who approved the cutover, for mutations made under that approval. */
   get cutoverApprover(): string | undefined {
     return this.approvals.get('cutover')?.by;
+  }
+
+  /** Long bakes, soaks and waits: start a fresh history, carrying the state, before this one grows too long. */
+  async continueAsNewIfHistoryIsLong(): Promise<void> {
+    if (!workflowInfo().continueAsNewSuggested) return;
+    await condition(allHandlersFinished);
+    await continueAsNew<(spec: PipelineSpec, memory: MigrationMemory) => Promise<unknown>>(this.spec, this.memory());
   }
 
   result(): MigrationResult {
@@ -323,10 +401,6 @@ export class Migration {
       leftAsFound: this.facts.leftAsFound,
     };
   }
-}
-
-export function approvalWait(stage: ApprovalStage): string {
-  return `approve(stage: ${stage})`;
 }
 
 export function nowIso(): string {

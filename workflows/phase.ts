@@ -2,6 +2,7 @@
 // the `status` query, the Temporal UI's current details and the CLI all show this text.
 
 import type { Stage } from '../contracts/stages';
+import { describeWait, type Wait } from '../contracts/waits';
 
 /** The parts of a migration's state the explanation depends on. */
 export interface PhaseInput {
@@ -9,7 +10,7 @@ export interface PhaseInput {
   paused: boolean;
   /** The key is already rejected: say so, the operator is repairing a pipeline that is down. */
   repair?: boolean;
-  waitingFor?: string;
+  wait?: Wait;
   canary?: { step: number; of: number; percent: number };
   bakeEndsAt?: string;
   rollbackReason?: string;
@@ -24,7 +25,9 @@ export function describeNext(state: PhaseInput): string {
 }
 
 function describe(state: PhaseInput): string {
-  if (state.waitingFor) return `waiting for ${state.waitingFor}`;
+  // A held soak is a wait too, but the operator's next step is what matters: say how to end it.
+  if (state.wait?.kind === 'key-traffic') return HELD;
+  if (state.wait) return `waiting for ${describeWait(state.wait)}`;
   switch (state.stage) {
     case 'canary': {
       const c = state.canary;
@@ -43,10 +46,12 @@ function describe(state: PhaseInput): string {
     case 'completed':
       return 'completed: the pipeline runs on Vertex with its service account';
     case 'held':
-      return 'held: the key still sees traffic; stop it, or send promote to override or rollback';
+      return HELD;
     case 'soak':
       return 'soaking: 100% on Vertex, checking that the key sees no requests';
     default:
       return `running ${state.stage}`;
   }
 }
+
+const HELD = 'held: the key still sees traffic; stop it, or send promote to override or rollback';

@@ -3,15 +3,10 @@
 // now minus the count when the step began, both over [anchor, now]: requests made before the
 // step fall into both readings and cancel out, whatever the bucket size or ingestion delay.
 
-import type { TrafficReport } from '../activities/traffic';
+import type { CredentialTraffic, SoakTraffic, TrafficReport } from '../contracts/reports';
 
 /** One credential's requests, errors and per-method counts within a period. */
-export interface SideTraffic {
-  requests: number;
-  errors: number;
-  errorRate: number;
-  byMethod: { method: string; responseCode: string; requests: number }[];
-}
+export type SideTraffic = CredentialTraffic;
 
 export interface TrafficDelta {
   key: SideTraffic;
@@ -35,7 +30,7 @@ function subtract(before: SideTraffic | undefined, after: SideTraffic): SideTraf
 }
 
 /** The key's soak record plus one more period's requests, per method and response code. */
-export function addKeyTraffic(record: KeyTrafficRecord | undefined, period: SideTraffic): KeyTrafficRecord {
+export function addKeyTraffic(record: SoakTraffic | undefined, period: SideTraffic): SoakTraffic {
   const byMethod = new Map((record?.byMethod ?? []).map((m) => [`${m.method} ${m.responseCode}`, { ...m }]));
   for (const m of period.byMethod) {
     const key = `${m.method} ${m.responseCode}`;
@@ -44,10 +39,4 @@ export function addKeyTraffic(record: KeyTrafficRecord | undefined, period: Side
     else byMethod.set(key, { ...m });
   }
   return { keyRequests: (record?.keyRequests ?? 0) + period.requests, byMethod: [...byMethod.values()].sort((a, b) => b.requests - a.requests) };
-}
-
-/** What the key saw during a soak. */
-export interface KeyTrafficRecord {
-  keyRequests: number;
-  byMethod: SideTraffic['byMethod'];
 }

@@ -10,9 +10,8 @@
 // JSON outputs are compared parsed: deep-equal values score 1 whatever the key order or
 // whitespace; otherwise a structural score (below) that uses the word measure on strings.
 
-import { isApiKeyRejection } from '../google-errors';
-import type { DualRunMode, DualRunReport, DualRunSummary, DualRunThresholds, LatencySummary, ModelVersionSummary, SampleResult, SideOutcome } from './report';
-import { promptExcerpt } from './report';
+import type { DualRunMode, DualRunReport, DualRunSummary, DualRunThresholds, LatencySummary, ModelVersionSummary, SampleResult, SideOutcome } from '../../contracts/reports';
+import { isApiKeyRejection } from '../../google/errors';
 
 /** How similarity is computed, as stored in each report. */
 export const SIMILARITY_MEASURE =
@@ -322,4 +321,12 @@ export function buildDualRunReport(samples: SampleResult[], prompts: Array<{ tex
     similarityMeasure: SIMILARITY_MEASURE,
     prompts: prompts.map((p) => promptExcerpt(p.text)),
   };
+}
+
+const PROMPT_EXCERPT_CHARS = 60;
+
+/** A prompt shortened for a table cell. */
+export function promptExcerpt(text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return oneLine.length > PROMPT_EXCERPT_CHARS ? `${oneLine.slice(0, PROMPT_EXCERPT_CHARS - 1)}…` : oneLine;
 }

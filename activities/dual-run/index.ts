@@ -9,20 +9,20 @@
 // in an input, output, heartbeat, failure or log line.
 
 import { createHash } from 'node:crypto';
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { GoogleGenAI } from '@google/genai';
-import { z } from 'zod';
-import { ErrorType } from '../../contracts/errors';
-import { DualRunPromptSchema, MAX_DUAL_RUN_CALLS, looksLikeKeyString } from '../../contracts/spec';
-import type { GoogleClients } from '../google-clients';
-import { toApplicationFailure } from '../google-errors';
+import type { z } from 'zod';
+import { DualRunInputSchema, type DualRunInput, type KeylessActivities } from '../../contracts/activities';
+import { ErrorType, KeylessError } from '../../contracts/errors';
+import type { DualRunReport, SampleResult, SideOutcome } from '../../contracts/reports';
+import { MAX_DUAL_RUN_CALLS } from '../../contracts/spec';
+import type { GoogleClients } from '../../google/clients';
+import { googleError } from '../../google/errors';
+import { activityContext } from '../context';
 import { buildDualRunReport, compareSample, isKeyRejection, type Observation } from './compare';
-import type { DualRunReport, SampleResult, SideOutcome } from './report';
 import { callFailure, defaultVertexAuth, describeCallError, redactKeyStrings, vertexGenAI, type VertexAuthFactory } from './paths';
 
-export type { DualRunReport, SampleResult, SideOutcome } from './report';
-export { renderDualRunMarkdown, summaryLine } from './report';
+export type { DualRunInput } from '../../contracts/activities';
+export type { DualRunReport, SampleResult, SideOutcome } from '../../contracts/reports';
 
 /** The seed every dual-run call uses: with temperature 0 it makes both paths as deterministic as the model allows. */
 export const DUAL_RUN_SEED = 619;
@@ -37,33 +37,6 @@ const RETRY_BASE_MS = 250;
 /** Heartbeats while a sample's calls run; well inside the workflow's 20 s heartbeat timeout. */
 const KEEP_ALIVE_MS = 5_000;
 
-const ThresholdsSchema = z.strictObject({
-  minSuccessRate: z.number().min(0).max(1).default(1),
-  minSimilarity: z.number().min(0).max(1).default(0.8),
-  maxLatencyRatio: z.number().positive().default(3),
-  allowModelVersionDrift: z.boolean().default(false),
-});
-
-const keyResourceName = z
-  .string()
-  .refine((v) => !looksLikeKeyString(v), { message: 'apiKey must be a key resource name, not a key string' })
-  .refine((v) => /^projects\/[a-z0-9-]+\/locations\/global\/keys\/[a-z0-9-]+$/.test(v), {
-    message: 'apiKey must be a key resource name: projects/<project>/locations/global/keys/<keyId>',
-  });
-
-export const DualRunInputSchema = z.strictObject({
-  /** The key's resource name; its string is fetched inside the activity. */
-  apiKey: keyResourceName,
-  project: z.string().min(1),
-  location: z.string().min(1),
-  serviceAccountEmail: z.email(),
-  models: z.array(z.string().min(1)).min(1).max(10),
-  prompts: z.array(DualRunPromptSchema).min(1).max(50),
-  samples: z.number().int().min(1).max(20),
-  thresholds: ThresholdsSchema.prefault({}),
-});
-/** What the workflow passes: the spec's dual-run section plus where both paths point. */
-export type DualRunInput = z.input<typeof DualRunInputSchema>;
 type ParsedInput = z.output<typeof DualRunInputSchema>;
 
 /** Heartbeat details: the finished samples of the run identified by `plan`. */
@@ -103,15 +76,6 @@ function fingerprint(input: ParsedInput): string {
   return createHash('sha256').update(JSON.stringify({ apiKey, project, location, serviceAccountEmail, models, prompts, samples })).digest('hex').slice(0, 32);
 }
 
-/** The activity context, or none when the activity runs as a plain function (tests, scripts). */
-function activityContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
-
 function resumedSamples(details: unknown, plan: string, planned: Set<string>): SampleResult[] {
   const progress = details as Partial<DualRunProgress> | undefined;
   if (!progress || progress.plan !== plan || !Array.isArray(progress.completed)) return [];
@@ -123,20 +87,19 @@ function parseInput(raw: DualRunInput): ParsedInput {
   if (!parsed.success) {
     // Paths and messages only: an input value could be a pasted key string.
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
-    throw ApplicationFailure.create({ type: ErrorType.InvalidSpec, nonRetryable: true, message: `invalid dual-run input: ${problems}` });
+    throw new KeylessError({ type: ErrorType.InvalidSpec, message: `invalid dual-run input: ${problems}` });
   }
   const runs = parsed.data.models.length * parsed.data.prompts.length * parsed.data.samples;
   if (runs > MAX_DUAL_RUN_CALLS) {
-    throw ApplicationFailure.create({
+    throw new KeylessError({
       type: ErrorType.InvalidSpec,
-      nonRetryable: true,
       message: `dual-run of ${runs} samples (models × prompts × samples) exceeds ${MAX_DUAL_RUN_CALLS}; use fewer prompts or samples`,
     });
   }
   return parsed.data;
 }
 
-export function createDualRunActivities(deps: DualRunDeps) {
+export function createDualRunActivities(deps: DualRunDeps): Pick<KeylessActivities, 'dualRun'> {
   const { clients } = deps;
   const vertexAuth = deps.vertexAuth ?? defaultVertexAuth(clients);
 
@@ -147,7 +110,7 @@ export function createDualRunActivities(deps: DualRunDeps) {
       if (!response.keyString) throw new Error('getKeyString returned no key string');
       return response.keyString;
     } catch (err) {
-      throw toApplicationFailure(err, { notFound: ErrorType.KeyNotFound, context: `reading the key string of ${name}` });
+      throw googleError(err, { notFound: ErrorType.KeyNotFound, context: `reading the key string of ${name}` });
     }
   }
 
@@ -179,7 +142,7 @@ export function createDualRunActivities(deps: DualRunDeps) {
           await auth.getAccessToken();
           vertex = vertexGenAI(clients, auth, input.project, input.location);
         } catch (err) {
-          throw toApplicationFailure(err, { context: `acting as ${input.serviceAccountEmail}` });
+          throw googleError(err, { context: `acting as ${input.serviceAccountEmail}` });
         }
       }
 
@@ -223,14 +186,14 @@ export function createDualRunActivities(deps: DualRunDeps) {
             if (signal?.aborted) throw signal.reason ?? err;
             const failure = describeCallError(err);
             // Not an answer from the API (network, token refresh, cancellation): the run cannot go on.
-            if (!failure) throw toApplicationFailure(err, { context: `calling ${model}` });
+            if (!failure) throw googleError(err, { context: `calling ${model}` });
             const retryable = failure.httpStatus === 429 || failure.httpStatus >= 500;
             if (retryable && attempt < CALL_ATTEMPTS) {
               ctx?.heartbeat({ plan: planId, completed: [...completed] } satisfies DualRunProgress);
               await (ctx ? ctx.sleep(RETRY_BASE_MS * 2 ** (attempt - 1)) : new Promise((r) => setTimeout(r, RETRY_BASE_MS * 2 ** (attempt - 1))));
               continue;
             }
-            if (retryable) throw toApplicationFailure(err, { context: `calling ${model} (${ai === vertex ? 'Vertex' : 'Gemini API'} path), ${attempt} attempts` });
+            if (retryable) throw googleError(err, { context: `calling ${model} (${ai === vertex ? 'Vertex' : 'Gemini API'} path), ${attempt} attempts` });
             return { outcome: callFailure(failure, latencyMs, keyString) };
           } finally {
             signal?.removeEventListener('abort', forward);
@@ -282,5 +245,3 @@ export function createDualRunActivities(deps: DualRunDeps) {
   };
 }
 
-/** The dual-run activity interface. */
-export type DualRunActivities = ReturnType<typeof createDualRunActivities>;

@@ -4,10 +4,10 @@
 
 import { ApiError, type GoogleGenAI } from '@google/genai';
 import type { AuthClient } from 'google-auth-library';
-import type { GoogleClients } from '../google-clients';
-import { describeGoogleError, redactSecrets } from '../google-errors';
-import { impersonate } from '../impersonation';
-import type { SideOutcome } from './report';
+import type { SideOutcome } from '../../contracts/reports';
+import type { GoogleClients } from '../../google/clients';
+import { describeGoogleError, redactSecrets } from '../../google/errors';
+import { impersonate } from '../../google/impersonation';
 
 const MESSAGE_CHARS = 200;
 

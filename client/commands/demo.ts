@@ -6,17 +6,52 @@
 
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
-import { createGoogleClients, endpointConfigFromEnv } from '../../activities/google-clients';
 import { migrationWorkflowId } from '../../contracts/names';
 import { durationMs, type PipelineSpec } from '../../contracts/spec';
-import { APPROVAL_STAGES } from '../../contracts/stages';
 import type { MigrationResult, MigrationStatus } from '../../contracts/status';
 import { startSamplePipelines } from '../../examples/pipelines';
+import { createGoogleClients, endpointConfigFromEnv } from '../../google/clients';
+import { portFlag, type Command } from '../command';
+import { ExitCode } from '../errors';
+import { sendDecision } from '../migrations';
 import { loadSpec } from '../spec-file';
 import { startDevStack, stopRequested, type DevStackOptions } from './dev';
 import { runInventory } from './inventory';
 import { startMigration } from './migrate';
-import { sendDecision } from './operate';
+
+export const demo: Command = {
+  summary: 'Run keyless end to end on the embedded default: dev server, emulator, worker, sample pipelines and their migrations',
+  usage: 'keyless demo [--yes] [--json] [--port <n>] [--ui-port <n>] [--emulator-port <n>]',
+  example: 'keyless demo --yes',
+  options: { yes: { type: 'boolean' }, json: { type: 'boolean' }, port: { type: 'string' }, 'ui-port': { type: 'string' }, 'emulator-port': { type: 'string' } },
+  positionals: [0, 0],
+  // The demo prints its own progress and hides activity retries (e.g. a probe waiting out IAM propagation), which are expected.
+  sdkLogLevel: 'ERROR',
+  async run(args, io) {
+    const outcomes = await runDemo({
+      live: io.isTerminal && !args.values.json ? liveTable() : undefined,
+      yes: Boolean(args.values.yes),
+      port: portFlag(args, 'port'),
+      uiPort: portFlag(args, 'ui-port'),
+      emulatorPort: portFlag(args, 'emulator-port'),
+      google: io.google,
+      print: args.values.json ? () => undefined : io.print,
+    });
+    if (args.values.json) io.json(outcomes);
+    else io.print(`\n${renderDemoSummary(outcomes)}`);
+    return outcomes.length > 0 && outcomes.every((o) => o.outcome !== 'running') ? ExitCode.Ok : ExitCode.Failed;
+  },
+};
+
+/** Redraws a block of lines in place on a terminal (cursor up, clear to end of screen). */
+function liveTable(): (table: string) => void {
+  let drawn = 0;
+  return (table) => {
+    if (drawn > 0) process.stdout.write(`\x1b[${drawn}A\x1b[J`);
+    process.stdout.write(`${table}\n`);
+    drawn = table.split('\n').length;
+  };
+}
 
 export const DEMO_SPECS = ['nightly-summarizer', 'ticket-triage', 'report-digest'].map((name) => fileURLToPath(new URL(`../../examples/specs/${name}.yaml`, import.meta.url)));
 
@@ -49,7 +84,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome[]> {
     options.print(`Temporal UI: ${stack.uiUrl}`);
     options.print(`Google Cloud: the emulator at ${stack.emulator?.baseUrl ?? 'Google'}`);
     options.print('');
-    await runInventory({ project: 'demo-project', json: false, clients: createGoogleClients(endpointConfigFromEnv(process.env)), print: options.print });
+    await runInventory({ project: 'demo-project', json: false, clients: options.google?.() ?? createGoogleClients(endpointConfigFromEnv(process.env)), print: options.print });
     options.print('');
     for (const spec of specs) await startOrResume(stack.client, stack.taskQueue, spec, stack.uiUrl, options.print);
     const settled = await Promise.race([followUntilSettled(stack.client, specs, options), stop.then(() => undefined)]);
@@ -84,7 +119,7 @@ async function followUntilSettled(client: Client, specs: PipelineSpec[], options
       last.set(spec.pipeline, where);
       if (outcome.outcome === 'held') heldSince.set(spec.pipeline, heldSince.get(spec.pipeline) ?? Date.now());
       else heldSince.delete(spec.pipeline);
-      const stage = APPROVAL_STAGES.find((s) => status?.waitingFor === `approve(stage: ${s})`);
+      const stage = status?.wait?.kind === 'approval' ? status.wait.stage : undefined;
       if (options.yes && stage) {
         await sendDecision(client, { pipeline: spec.pipeline, project: spec.project }, 'approve', { stage, by: 'keyless-demo --yes' }).catch(() => undefined);
       }

@@ -8,10 +8,36 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { DEFAULT_TASK_QUEUE } from '../../contracts/names';
 import { DEMO_ORCHESTRATOR, startEmulator, type RunningEmulator } from '../../emulator';
+import { createGoogleClients, endpointConfigFromEnv, type GoogleClients } from '../../google/clients';
 import { portInUse, startDevServer, type DevServer } from '../../worker/dev-server';
-import { createGoogleClients, endpointConfigFromEnv } from '../../activities/google-clients';
 import { createKeylessWorker } from '../../worker/worker';
+import { portFlag, type Command } from '../command';
 import { ExitCode, UserError } from '../errors';
+
+export const dev: Command = {
+  summary: 'Start a Temporal dev server (state in .keyless/) and a worker; Ctrl-C stops both',
+  usage: 'keyless dev [--port <n>] [--ui-port <n>] [--emulator-port <n>] [--google]',
+  example: 'keyless dev --port 7233 --ui-port 8233',
+  options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, 'emulator-port': { type: 'string' }, google: { type: 'boolean' } },
+  positionals: [0, 0],
+  sdkLogLevel: 'WARN',
+  async run(args, io) {
+    const stack = await startDevStack({
+      port: portFlag(args, 'port'),
+      uiPort: portFlag(args, 'ui-port'),
+      emulatorPort: portFlag(args, 'emulator-port'),
+      useGoogle: Boolean(args.values.google),
+      google: io.google,
+    });
+    io.print(`Temporal gRPC: ${stack.address}`);
+    io.print(`Temporal UI:   ${stack.uiUrl}`);
+    io.print(stack.emulator ? `Google Cloud:  emulator at ${stack.emulator.baseUrl} (demo estate)` : 'Google Cloud:  real endpoints, Application Default Credentials');
+    io.print(`Worker on task queue "${stack.taskQueue}". Ctrl-C stops everything.`);
+    await Promise.race([stopRequested(), stack.running]);
+    await stack.stop();
+    return ExitCode.Ok;
+  },
+};
 
 export interface DevStackOptions {
   /** Folder for the SQLite file, logs and the lock; `.keyless` by default. */
@@ -23,6 +49,11 @@ export interface DevStackOptions {
   emulatorPort?: number;
   /** Talk to Google's real endpoints (Application Default Credentials) instead of the emulator. */
   useGoogle?: boolean;
+  /**
+   * The Google clients, asked for only once the emulator's settings are in the environment
+   * (default: built from process.env then).
+   */
+  google?: () => GoogleClients;
 }
 
 export interface DevStack {
@@ -82,8 +113,8 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     await writeFile(lockPath, JSON.stringify({ pid: process.pid, address: server.address, uiUrl, emulatorUrl: emulator?.baseUrl } satisfies DevLock));
     connection = await NativeConnection.connect({ address: server.address });
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
-    // Parsed after the emulator set KEYLESS_EMULATOR and GCE_METADATA_HOST for this process.
-    const clients = createGoogleClients(endpointConfigFromEnv(process.env));
+    // Built after the emulator set KEYLESS_EMULATOR and GCE_METADATA_HOST for this process.
+    const clients = options.google?.() ?? createGoogleClients(endpointConfigFromEnv(process.env));
     worker = await createKeylessWorker({ connection, namespace: 'default', taskQueue, activityDeps: { clients } });
     clientConnection = await Connection.connect({ address: server.address });
     const client = new Client({ connection: clientConnection, namespace: 'default' });

@@ -3,12 +3,52 @@
 // fix; any blocking finding makes the exit code non-zero.
 
 import { GoogleAuth } from 'google-auth-library';
-import { describeGoogleError, isApiKeyRejection } from '../../activities/google-errors';
+import { VERTEX_ROLE, serviceAccountEmail } from '../../contracts/roles';
 import type { Route } from '../../contracts/route';
 import type { PipelineSpec } from '../../contracts/spec';
 import { apiKeyFromEnv, createGeminiClient, environmentConflicts, routeSourceFromStore, type RouteSource } from '../../gemini-client';
-import { createGoogleClients, endpointConfigFromEnv } from '../../activities/google-clients';
-import { ExitCode } from '../errors';
+import { CLOUD_PLATFORM, endpointConfigFromEnv } from '../../google/endpoints';
+import { describeGoogleError, isApiKeyRejection } from '../../google/errors';
+import { createStorage } from '../../google/storage';
+import { stringFlag, type Command } from '../command';
+import { ExitCode, UserError } from '../errors';
+import { loadSpec } from '../spec-file';
+
+export const doctor: Command = {
+  summary: "Check a pipeline's own environment before its switch: variable conflicts, ADC principal, project/location, route, one live call per model",
+  usage: 'keyless doctor [--spec <file>] [--pipeline <name> --store <file://dir|gs://bucket/prefix>] [--model <id>]... [--project <p>] [--location <l>] [--impersonate] [--json]',
+  example: 'keyless doctor --spec examples/specs/nightly-summarizer.yaml',
+  options: {
+    spec: { type: 'string' },
+    pipeline: { type: 'string' },
+    store: { type: 'string' },
+    model: { type: 'string', multiple: true },
+    project: { type: 'string', short: 'p' },
+    location: { type: 'string' },
+    impersonate: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  positionals: [0, 0],
+  async run(args, io) {
+    const specPath = stringFlag(args, 'spec');
+    const fromSpec = specPath ? doctorOptionsFromSpec(await loadSpec(specPath), io.env) : undefined;
+    const models = (args.values.model as string[] | undefined) ?? fromSpec?.models ?? [];
+    if (models.length === 0) throw new UserError('keyless doctor needs the models to call', ExitCode.Usage, 'pass --spec <file> or --model <id>');
+    const report = await runDoctor({
+      ...fromSpec,
+      env: io.env,
+      models,
+      pipeline: stringFlag(args, 'pipeline') ?? fromSpec?.pipeline,
+      routeStore: stringFlag(args, 'store') ?? fromSpec?.routeStore,
+      project: stringFlag(args, 'project') ?? fromSpec?.project,
+      location: stringFlag(args, 'location') ?? fromSpec?.location,
+      vertexAuth: args.values.impersonate ? 'impersonate' : 'adc',
+    });
+    if (args.values.json) io.json(report.findings);
+    else for (const line of renderFindings(report.findings)) io.print(line);
+    return report.exitCode;
+  },
+};
 
 /** One check's result. */
 export interface Finding {
@@ -42,7 +82,6 @@ export interface DoctorReport {
   exitCode: number;
 }
 
-const ROLE = 'roles/aiplatform.user';
 const PROMPT = 'Reply with the single word: ready';
 
 /** The doctor's inputs from a pipeline spec. */
@@ -54,7 +93,7 @@ export function doctorOptionsFromSpec(spec: PipelineSpec, env: Record<string, st
     env,
     project: spec.project,
     location: spec.vertex.location,
-    serviceAccount: `${spec.serviceAccount.accountId}@${spec.project}.iam.gserviceaccount.com`,
+    serviceAccount: serviceAccountEmail(spec.serviceAccount.accountId, spec.project),
   };
 }
 
@@ -133,7 +172,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
 
 async function resolveAdc(): Promise<{ principal?: string; project?: string; error?: string }> {
   try {
-    const auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
+    const auth = new GoogleAuth({ scopes: [CLOUD_PLATFORM] });
     const credentials = await auth.getCredentials();
     const project = await auth.getProjectId().catch(() => undefined);
     // A token proves the credentials work, not merely that a file or metadata server exists.
@@ -151,8 +190,7 @@ async function checkRoute(options: DoctorOptions, add: (f: Omit<Finding, 'fix'> 
   }
   let source: RouteSource;
   try {
-    const clients = () => createGoogleClients(endpointConfigFromEnv(options.env)).storage;
-    source = routeSourceFromStore(options.routeStore, options.pipeline, clients);
+    source = routeSourceFromStore(options.routeStore, options.pipeline, () => createStorage(endpointConfigFromEnv(options.env)));
   } catch (err) {
     add({ check: 'route', ok: false, blocking: true, message: (err as Error).message, fix: 'use the route.store of the pipeline\'s spec' });
     return undefined;
@@ -209,7 +247,7 @@ async function liveCall(
 function fixFor(path: 'vertex' | 'key', info: ReturnType<typeof describeGoogleError>, model: string, route: Route, principal: string | undefined): string {
   if (path === 'key' && isApiKeyRejection(info)) return 'the key itself is refused (retired, restricted or invalid): migrate this pipeline with keyless migrate, or restrict the key to the Generative Language API meanwhile';
   if (path === 'vertex' && info.httpStatus === 403) {
-    return `missing role: grant ${ROLE} to ${principal ?? 'the service account'}: gcloud projects add-iam-policy-binding ${route.project} --member=serviceAccount:${principal ?? '<account>'} --role=${ROLE} (keyless migrate does this at provision)`;
+    return `missing role: grant ${VERTEX_ROLE} to ${principal ?? 'the service account'}: gcloud projects add-iam-policy-binding ${route.project} --member=serviceAccount:${principal ?? '<account>'} --role=${VERTEX_ROLE} (keyless migrate does this at provision)`;
   }
   if (path === 'vertex' && info.httpStatus === 404) return `model not served: ${model} is not served by Vertex in ${route.location}; pick a location that serves it (e.g. global or us-central1) or another model, in the spec's vertex section`;
   if (info.httpStatus === 0) return 'the endpoint is unreachable from here: check egress and proxies';

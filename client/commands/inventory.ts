@@ -1,12 +1,26 @@
 // `keyless inventory --project <p> [--json]`: every API key of a project, what it may do and who
 // uses it; unrestricted keys (block candidates) marked. Read-only; never reads a key string.
 
-import { ApplicationFailure } from '@temporalio/common';
-import { ErrorType } from '../../contracts/errors';
-import type { GoogleClients } from '../../activities/google-clients';
-import { inventoryProject } from '../../activities/keys/inventory';
-import type { KeyAudit } from '../../activities/keys/model';
+import { ErrorType, isKeylessError } from '../../contracts/errors';
+import type { KeyAudit } from '../../contracts/reports';
+import type { GoogleClients } from '../../google/clients';
+import { inventoryProject } from '../../google/keys/inventory';
+import { projectOption, stringFlag, type Command } from '../command';
 import { ExitCode, UserError } from '../errors';
+
+export const inventory: Command = {
+  summary: "Audit a project's API keys: restrictions, block candidates, the pipelines using each",
+  usage: 'keyless inventory --project <p> [--json]',
+  example: 'KEYLESS_EMULATOR=http://127.0.0.1:7280 keyless inventory --project demo-project',
+  options: { ...projectOption, json: { type: 'boolean' } },
+  positionals: [0, 0],
+  async run(args, io) {
+    const project = stringFlag(args, 'project') ?? io.env.GOOGLE_CLOUD_PROJECT;
+    if (!project) throw new UserError('inventory needs --project <project id> (or GOOGLE_CLOUD_PROJECT)', ExitCode.Usage);
+    await runInventory({ project, json: Boolean(args.values.json), clients: io.google(), print: io.print });
+    return ExitCode.Ok;
+  },
+};
 
 /** One line of the inventory, as printed and as `--json` emits it. */
 export interface InventoryRow {
@@ -66,7 +80,7 @@ export function renderInventoryTable(rows: InventoryRow[]): string {
 export interface RunInventoryOptions {
   project: string;
   json: boolean;
-  /** Clients acting as the operator or orchestrator (`createGoogleClients(endpointConfigFromEnv(process.env))`). */
+  /** Clients acting as the operator or orchestrator. */
   clients: GoogleClients;
   print?: (text: string) => void;
 }
@@ -86,7 +100,7 @@ export async function runInventory(options: RunInventoryOptions): Promise<Invent
 }
 
 function inventoryError(err: unknown, project: string): unknown {
-  if (!(err instanceof ApplicationFailure)) return err;
+  if (!isKeylessError(err)) return err;
   switch (err.type) {
     case ErrorType.PermissionDenied:
       return new UserError(`cannot list the API keys of ${project}: ${err.message}`, ExitCode.Failed, 'the caller needs apikeys.keys.list (roles/serviceusage.apiKeysViewer or roles/viewer)');

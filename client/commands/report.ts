@@ -4,10 +4,28 @@
 
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { statusQuery } from '../../contracts/messages';
+import type { DualRunReport } from '../../contracts/reports';
 import type { CanaryAnalysis, MigrationResult, MigrationStatus } from '../../contracts/status';
-import { renderDualRunMarkdown, type DualRunReport } from '../../activities/dual-run/report';
+import { projectOption, stringFlag, type Command } from '../command';
 import { ExitCode, UserError } from '../errors';
-import { migrationHandle, type MigrationRef } from './operate';
+import { migrationHandle, migrationRef, type MigrationRef } from '../migrations';
+import { renderDualRunMarkdown } from '../render/dual-run';
+
+export const report: Command = {
+  summary: 'Dual-run and canary reports of a migration as Markdown or a self-contained HTML page with charts',
+  usage: 'keyless report <pipeline> [--project <p>] [--format markdown|html] [--json]',
+  example: 'keyless report nightly-summarizer --project demo-project --format html > report.html',
+  options: { ...projectOption, format: { type: 'string' }, json: { type: 'boolean' } },
+  positionals: [1, 1],
+  async run(args, io) {
+    const format = stringFlag(args, 'format') ?? 'markdown';
+    if (format !== 'markdown' && format !== 'html') throw new UserError(`--format must be markdown or html, not "${format}"`, ExitCode.Usage);
+    const source = await io.withTemporal(({ client }) => reportFor(client, migrationRef(args)));
+    if (args.values.json) io.json(source);
+    else io.print(renderReport(source, format));
+    return ExitCode.Ok;
+  },
+};
 
 export type ReportFormat = 'markdown' | 'html';
 
@@ -38,11 +56,9 @@ export function renderReport(source: ReportSource, format: ReportFormat): string
   return format === 'markdown' ? markdown : renderReportHtml(source, markdown);
 }
 
-/** The dual-run report, when the result carries one in the shape the dual-run activity returns. */
+/** The dual-run report, when the migration got that far (a running one's status does not carry it). */
 function dualRunOf(source: ReportSource): DualRunReport | undefined {
-  if (!isResult(source)) return undefined;
-  const report = source.dualRun as Partial<DualRunReport> | undefined;
-  return report && typeof report === 'object' && report.summary && Array.isArray(report.samples) ? (report as DualRunReport) : undefined;
+  return isResult(source) ? source.dualRun : undefined;
 }
 
 function analysesOf(source: ReportSource): CanaryAnalysis[] {

@@ -1,8 +1,34 @@
 // `keyless status <pipeline>`: where one migration stands, in the lines an operator reads first —
 // what happens next, and anything that needs a person: approvals refused for who sent them, and
-// what a rollback left as someone else had changed it.
+// what a rollback left as someone else had changed it. `--fleet <name>`: a fleet at a glance.
 
 import type { MigrationStatus } from '../../contracts/status';
+import { projectOption, stringFlag, type Command } from '../command';
+import { ExitCode, UserError } from '../errors';
+import { fleetStatus, renderFleetStatus } from '../fleets';
+import { migrationRef, migrationStatus } from '../migrations';
+
+export const status: Command = {
+  summary: 'Show where a migration (or a fleet) stands and what it waits for',
+  usage: 'keyless status <pipeline> [--project <p>] [--json] | keyless status --fleet <name> [--json]',
+  example: 'keyless status nightly-summarizer --project demo-project',
+  options: { ...projectOption, json: { type: 'boolean' }, fleet: { type: 'string' } },
+  positionals: [0, 1],
+  async run(args, io) {
+    const fleet = stringFlag(args, 'fleet');
+    if (fleet) {
+      const found = await io.withTemporal(({ client }) => fleetStatus(client, fleet));
+      if (args.values.json) io.json(found);
+      else io.print(renderFleetStatus(found));
+      return ExitCode.Ok;
+    }
+    if (args.positionals.length !== 1) throw new UserError('status needs a pipeline name, or --fleet <name>', ExitCode.Usage);
+    const found = await io.withTemporal(({ client }) => migrationStatus(client, migrationRef(args)));
+    if (args.values.json) io.json(found);
+    else io.print(renderMigrationStatus(found));
+    return ExitCode.Ok;
+  },
+};
 
 /** The status query's answer as text. */
 export function renderMigrationStatus(status: MigrationStatus): string {

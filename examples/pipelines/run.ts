@@ -4,7 +4,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GoogleGenAI } from '@google/genai';
-import { createGoogleClients, endpointConfigFromEnv, type GoogleClients } from '../../activities/google-clients';
+import { createGoogleClients, endpointConfigFromEnv, type GoogleClients } from '../../google/clients';
 import { createGeminiClient, type AuthMode, type GeminiClient } from '../../gemini-client';
 import type { SamplePipeline } from './catalog';
 

@@ -13,7 +13,8 @@ import {
   textSimilarity,
   type Observation,
 } from '../../activities/dual-run/compare';
-import { renderDualRunMarkdown, type DualRunThresholds, type SampleResult } from '../../activities/dual-run/report';
+import { renderDualRunMarkdown } from '../../client/render/dual-run';
+import type { DualRunThresholds, SampleResult } from '../../contracts/reports';
 
 const thresholds: DualRunThresholds = { minSuccessRate: 1, minSimilarity: 0.8, maxLatencyRatio: 3, allowModelVersionDrift: false };
 

@@ -6,9 +6,11 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { OAuth2Client } from 'google-auth-library';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../contracts/errors';
-import { createDualRunActivities, renderDualRunMarkdown, type DualRunInput, type DualRunReport } from '../../activities/dual-run';
+import { createDualRunActivities, type DualRunInput, type DualRunReport } from '../../activities/dual-run';
+import { withFailures } from '../../activities/failures';
+import { renderDualRunMarkdown } from '../../client/render/dual-run';
 import type { DualRunProgress } from '../../activities/dual-run';
-import { createGoogleClients, type GoogleClients } from '../../activities/google-clients';
+import { createGoogleClients, type GoogleClients } from '../../google/clients';
 import { DEMO_ORCHESTRATOR, DEMO_PROJECT, demoFixtureInput, startEmulator, type RunningEmulator } from '../../emulator/index';
 
 const PIPELINE_SA = `nightly-summarizer@${DEMO_PROJECT}.iam.gserviceaccount.com`;
@@ -38,7 +40,7 @@ async function start(options: { bothRetirementsPast?: boolean } = {}): Promise<H
   const authClient = new OAuth2Client();
   authClient.setCredentials({ access_token: emu.mintAccessToken(DEMO_ORCHESTRATOR) });
   const clients = createGoogleClients({ mode: 'emulator', baseUrl: emu.baseUrl }, { authClient });
-  return { emu, clients, activities: createDualRunActivities({ clients }) };
+  return { emu, clients, activities: withFailures(createDualRunActivities({ clients })) };
 }
 
 /** The demo's nightly-summarizer key is unrestricted, so refused since 2026-06-19: restrict it as the stopgap would. */

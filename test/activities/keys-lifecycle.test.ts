@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../contracts/errors';
-import { createKeyActivities, type KeyActivities } from '../../activities/keys';
+import { createActivities, type KeylessActivities as KeyActivities } from '../../activities';
 import { DEMO_ORCHESTRATOR, DEMO_PROJECT } from '../../emulator';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { issuedKeyStrings, leakedKeyStrings, recordActivities, type RecordedCall } from './keys-recorder';
@@ -28,7 +28,7 @@ beforeAll(async () => {
       fixture.keys = [...(fixture.keys ?? []), ...extra];
     },
   });
-  keys = recordActivities(createKeyActivities({ clients: cloud.clients }), calls);
+  keys = recordActivities(createActivities({ clients: cloud.clients }), calls);
 });
 afterAll(async () => {
   await cloud?.stop();

@@ -2,8 +2,8 @@
 // that no key string the emulator issued ever crossed an activity boundary.
 
 import { ApplicationFailure } from '@temporalio/common';
-import type { KeyActivities } from '../../activities/keys';
-import type { GoogleClients } from '../../activities/google-clients';
+import type { KeylessActivities as KeyActivities } from '../../activities';
+import type { GoogleClients } from '../../google/clients';
 
 export interface RecordedCall {
   activity: string;
@@ -31,7 +31,7 @@ export function recordActivities(activities: KeyActivities, calls: RecordedCall[
       }
     };
   }
-  return wrapped as KeyActivities;
+  return wrapped as unknown as KeyActivities;
 }
 
 /** Every key string of the project, deleted keys included, read the way an operator would. */

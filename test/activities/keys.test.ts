@@ -4,7 +4,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../contracts/errors';
-import { createKeyActivities, type KeyActivities } from '../../activities/keys';
+import { createActivities, type KeylessActivities as KeyActivities } from '../../activities';
 import { runInventory, type InventoryRow } from '../../client/commands/inventory';
 import { DEMO_ORCHESTRATOR, DEMO_PROJECT, DEMO_PROJECT_NUMBER } from '../../emulator';
 import { startTestCloud, type TestCloud } from '../support/cloud';
@@ -37,7 +37,7 @@ beforeAll(async () => {
       fixture.keys = [...(fixture.keys ?? []), ...extra, ...specials];
     },
   });
-  keys = recordActivities(createKeyActivities({ clients: cloud.clients }), calls);
+  keys = recordActivities(createActivities({ clients: cloud.clients }), calls);
 });
 afterAll(async () => {
   await cloud?.stop();

@@ -5,9 +5,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../contracts/errors';
-import { createGoogleClients, endpointConfigFromEnv } from '../../activities/google-clients';
-import { createProbeActivities } from '../../activities/probe';
-import { createProvisionActivities } from '../../activities/provision';
+import { createGoogleClients, endpointConfigFromEnv } from '../../google/clients';
+import { createActivities } from '../../activities';
 import { DEMO_ORCHESTRATOR, DEMO_PROJECT } from '../../emulator';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { failureOf } from '../support/failures';
@@ -25,7 +24,7 @@ afterAll(async () => Promise.all([cloud?.stop(), slowCloud?.stop()]));
 
 /** A pipeline account with roles/aiplatform.user, as provision leaves it. */
 async function provisioned(on: TestCloud, accountId: string, grantRole = true) {
-  const provision = createProvisionActivities({ clients: on.clients, orchestratorEmail: DEMO_ORCHESTRATOR });
+  const provision = createActivities({ clients: on.clients, orchestratorEmail: DEMO_ORCHESTRATOR });
   const account = await provision.ensureServiceAccount({ project: DEMO_PROJECT, accountId, create: true });
   await provision.ensureTokenCreator({ serviceAccountEmail: account.email });
   const grant = grantRole ? await provision.ensureVertexRole({ project: DEMO_PROJECT, member: account.email }) : undefined;
@@ -40,7 +39,7 @@ async function admin(on: TestCloud, path: string, method: string, body?: unknown
 describe('probeVertex', () => {
   it('answers per model with latency, finish reason and the resolved modelVersion', async () => {
     const account = await provisioned(cloud, 'probe-ok');
-    const probe = createProbeActivities({ clients: cloud.clients });
+    const probe = createActivities({ clients: cloud.clients });
     const { results } = await probe.probeVertex({
       project: DEMO_PROJECT,
       location: 'global',
@@ -71,7 +70,7 @@ describe('probeVertex', () => {
       Object.assign(process.env, await cloud.emulator.envFor(DEMO_ORCHESTRATOR));
       delete process.env.METADATA_SERVER_DETECTION;
       const adc = createGoogleClients(endpointConfigFromEnv(process.env));
-      const { results } = await createProbeActivities({ clients: adc }).probeVertex({
+      const { results } = await createActivities({ clients: adc }).probeVertex({
         project: DEMO_PROJECT,
         location: 'us-central1',
         models: ['gemini-2.5-flash-lite'],
@@ -88,7 +87,7 @@ describe('probeVertex', () => {
 
   it('fails non-retryably when the model is not served in the location, naming where it is', async () => {
     const account = await provisioned(cloud, 'probe-lite');
-    const probe = createProbeActivities({ clients: cloud.clients });
+    const probe = createActivities({ clients: cloud.clients });
     const failure = await failureOf(
       probe.probeVertex({ project: DEMO_PROJECT, location: 'europe-west4', models: ['gemini-2.5-flash-lite'], serviceAccountEmail: account.email, roleGrantedAt: account.grantedAt }),
     );
@@ -100,7 +99,7 @@ describe('probeVertex', () => {
 
   it('retries a 403 inside the propagation window and succeeds once the grant has propagated', async () => {
     const account = await provisioned(slowCloud, 'probe-fresh');
-    const probe = createProbeActivities({ clients: slowCloud.clients });
+    const probe = createActivities({ clients: slowCloud.clients });
     const input = { project: DEMO_PROJECT, location: 'global', models: ['gemini-2.5-flash'], serviceAccountEmail: account.email, roleGrantedAt: account.grantedAt };
 
     const early = await failureOf(probe.probeVertex(input));
@@ -115,7 +114,7 @@ describe('probeVertex', () => {
 
   it('fails as MissingRole once the window has passed without the role', async () => {
     const account = await provisioned(cloud, 'probe-norole', false);
-    const probe = createProbeActivities({ clients: cloud.clients });
+    const probe = createActivities({ clients: cloud.clients });
     const input = { project: DEMO_PROJECT, location: 'global', models: ['gemini-2.5-flash'], serviceAccountEmail: account.email };
     const inside = await failureOf(probe.probeVertex({ ...input, roleGrantedAt: new Date().toISOString(), propagationWindowMs: 60_000 }));
     expect(inside.type).toBe(ErrorType.Transient);
@@ -127,7 +126,7 @@ describe('probeVertex', () => {
 
   it('without a grant time, measures the window from the activity\'s first attempt', async () => {
     const account = await provisioned(cloud, 'probe-attempts', false);
-    const probe = createProbeActivities({ clients: cloud.clients });
+    const probe = createActivities({ clients: cloud.clients });
     const input = { project: DEMO_PROJECT, location: 'global', models: ['gemini-2.5-flash'], serviceAccountEmail: account.email, propagationWindowMs: 5 * 60_000 };
     // Failed attempts are the point here; keep the worker's failure log out of the output.
     const quiet = { logger: new DefaultLogger('ERROR') };
@@ -139,7 +138,7 @@ describe('probeVertex', () => {
 
   it('classifies quota exhaustion as a retryable Quota failure', async () => {
     const account = await provisioned(cloud, 'probe-quota');
-    const probe = createProbeActivities({ clients: cloud.clients });
+    const probe = createActivities({ clients: cloud.clients });
     await admin(cloud, 'faults/vertex', 'PUT', { failNext: { count: 1, status: 429 } });
     try {
       const failure = await failureOf(probe.probeVertex({ project: DEMO_PROJECT, location: 'global', models: ['gemini-2.5-flash'], serviceAccountEmail: account.email, roleGrantedAt: account.grantedAt }));

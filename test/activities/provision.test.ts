@@ -3,18 +3,20 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../contracts/errors';
-import { createProvisionActivities, type EnsureServiceAccountResult, TOKEN_CREATOR_ROLE, VERTEX_ROLE, whoAmI } from '../../activities/provision';
-import { createGoogleClients, endpointConfigFromEnv } from '../../activities/google-clients';
+import { createActivities, type KeylessActivities } from '../../activities';
+import type { EnsureServiceAccountResult } from '../../contracts/activities';
+import { TOKEN_CREATOR_ROLE, VERTEX_ROLE } from '../../contracts/roles';
+import { createGoogleClients, endpointConfigFromEnv } from '../../google/clients';
 import { DEMO_ORCHESTRATOR, DEMO_PROJECT } from '../../emulator';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { failureOf } from '../support/failures';
 
 let cloud: TestCloud;
-let provision: ReturnType<typeof createProvisionActivities>;
+let provision: KeylessActivities;
 
 beforeAll(async () => {
   cloud = await startTestCloud();
-  provision = createProvisionActivities({ clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR });
+  provision = createActivities({ clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR });
 });
 afterAll(async () => cloud?.stop());
 
@@ -88,7 +90,7 @@ describe('ensureServiceAccount', () => {
       }
     }) as unknown as typeof get;
     const racing = { ...cloud.clients, iam: { ...cloud.clients.iam, projects: { ...cloud.clients.iam.projects, serviceAccounts } } as typeof cloud.clients.iam };
-    const result = await createProvisionActivities({ clients: racing }).ensureServiceAccount({ project: DEMO_PROJECT, accountId, create: true });
+    const result = await createActivities({ clients: racing }).ensureServiceAccount({ project: DEMO_PROJECT, accountId, create: true });
     expect(raced).toBe(true);
     expect(result).toMatchObject({ email: `${accountId}@${DEMO_PROJECT}.iam.gserviceaccount.com`, created: false });
     const conflicts = (await audit('iam')).filter((e) => e.method === 'POST' && e.status === 409);
@@ -148,7 +150,7 @@ describe('ensureVertexRole', () => {
     const clients = { ...cloud.clients, resourceManager: { ...cloud.clients.resourceManager, projects } as typeof cloud.clients.resourceManager };
     const auditBefore = (await audit('resourcemanager')).length;
 
-    const result = await createProvisionActivities({ clients }).ensureVertexRole({ project: DEMO_PROJECT, member: email });
+    const result = await createActivities({ clients }).ensureVertexRole({ project: DEMO_PROJECT, member: email });
 
     expect(interfered).toBe(1);
     expect(result.added).toBe(true);
@@ -185,8 +187,8 @@ describe('compensations', () => {
     expect(members).toContain(`serviceAccount:${theirs.email}`);
     expect(members).not.toContain(`serviceAccount:${mine.email}`);
 
-    expect(await provision.deleteServiceAccount({ email: mine.email })).toEqual({ deleted: true });
-    expect(await provision.deleteServiceAccount({ email: mine.email })).toEqual({ deleted: false });
+    expect(await provision.deleteServiceAccount({ email: mine.email })).toMatchObject({ deleted: true, changes: [{ kind: 'account-deleted', target: mine.email }] });
+    expect(await provision.deleteServiceAccount({ email: mine.email })).toMatchObject({ deleted: false });
     const gone = await cloud.clients.iam.projects.serviceAccounts.get({ name: `projects/${DEMO_PROJECT}/serviceAccounts/${mine.email}` }).catch((e: { status?: number }) => e.status);
     expect(gone).toBe(404);
   });
@@ -200,7 +202,7 @@ describe('whoAmI', () => {
       Object.assign(process.env, env);
       delete process.env.METADATA_SERVER_DETECTION;
       const adc = createGoogleClients(endpointConfigFromEnv(process.env));
-      expect(await whoAmI(adc)).toBe(DEMO_ORCHESTRATOR);
+      expect((await createActivities({ clients: adc }).whoAmI()).email).toBe(DEMO_ORCHESTRATOR);
       await adc.apiKeys.close();
       await adc.monitoring.close();
     } finally {
@@ -209,7 +211,7 @@ describe('whoAmI', () => {
   });
 
   it('asks for the email when a bare token cannot tell', async () => {
-    const failure = await failureOf(whoAmI(cloud.clients));
+    const failure = await failureOf(createActivities({ clients: cloud.clients }).whoAmI());
     expect(failure.type).toBe(ErrorType.InvalidSpec);
   });
 });

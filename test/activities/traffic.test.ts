@@ -2,9 +2,9 @@
 // API) and as a service account (Vertex), through the official clients.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProvisionActivities } from '../../activities/provision';
-import { createTrafficActivities, isErrorResponse } from '../../activities/traffic';
-import { vertexGenAiAs } from '../../activities/impersonation';
+import { createActivities } from '../../activities';
+import { isErrorResponse } from '../../google/monitoring';
+import { vertexGenAiAs } from '../../google/impersonation';
 import { DEMO_ORCHESTRATOR, DEMO_PROJECT, DEMO_PROJECT_NUMBER } from '../../emulator';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 
@@ -19,7 +19,7 @@ let windowStart: string;
 beforeAll(async () => {
   cloud = await startTestCloud();
   windowStart = new Date(Date.now() - 60_000).toISOString();
-  const provision = createProvisionActivities({ clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR });
+  const provision = createActivities({ clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR });
   account = await provision.ensureServiceAccount({ project: DEMO_PROJECT, accountId: 'ticket-triage', create: true });
   await provision.ensureVertexRole({ project: DEMO_PROJECT, member: account.email });
 
@@ -41,7 +41,7 @@ afterAll(async () => cloud?.stop());
 
 describe('readTraffic', () => {
   it('counts requests and errors per credential, by method and response code', async () => {
-    const traffic = createTrafficActivities({ clients: cloud.clients });
+    const traffic = createActivities({ clients: cloud.clients });
     const report = await traffic.readTraffic({
       project: DEMO_PROJECT,
       keyUid,
@@ -68,7 +68,7 @@ describe('readTraffic', () => {
   });
 
   it('reports zeros for a window without traffic', async () => {
-    const traffic = createTrafficActivities({ clients: cloud.clients });
+    const traffic = createActivities({ clients: cloud.clients });
     const dayAgo = Date.now() - 86_400_000;
     const report = await traffic.readTraffic({
       project: DEMO_PROJECT,

@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMigration } from '../../client/commands/migrate';
-import { migrationStatus } from '../../client/commands/operate';
+import { migrationStatus } from '../../client/migrations';
 import { validateSpec, type PipelineSpec } from '../../contracts/spec';
 import type { MigrationStatus } from '../../contracts/status';
 import { DEMO_ORCHESTRATOR } from '../../emulator';

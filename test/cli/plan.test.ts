@@ -3,7 +3,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planMigration, renderPlan } from '../../client/commands/plan';
+import { planFromCloud as planMigration, renderPlan } from '../../client/commands/plan';
 import { UserError } from '../../client/errors';
 import { loadSpec } from '../../client/spec-file';
 import { DEMO_ORCHESTRATOR } from '../../emulator';

@@ -6,6 +6,7 @@ import { renderReport, reportFor } from '../../client/commands/report';
 import { statusQuery } from '../../contracts/messages';
 import type { MigrationResult } from '../../contracts/status';
 import { startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
+import { waitsForApproval } from '../../contracts/waits';
 
 let bench: MigrationBench;
 
@@ -72,7 +73,7 @@ describe('keyless report', () => {
     const spec = bench.spec('rp-running');
     await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
-      await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
+      await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');
       const source = await reportFor(bench.env.client, { pipeline: 'rp-running', project: 'demo-project' });
       expect('outcome' in source).toBe(false);
       const markdown = renderReport(source, 'markdown');

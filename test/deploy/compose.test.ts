@@ -186,7 +186,9 @@ describe('Dockerfile', () => {
     const cmd = JSON.parse(all('CMD').at(-1)!.args) as string[];
     expect(cmd).toEqual(['node', '--import', 'tsx', 'client/main.ts', 'worker']);
     expect(existsSync(resolve(root, cmd[3]!))).toBe(true);
-    expect(read('client/main.ts')).toMatch(/^\s+worker: \{$/m);
+    // The verb's own module, listed in the CLI's table.
+    expect(read('client/commands/worker.ts')).toMatch(/^export const worker: Command = \{$/m);
+    expect(read('client/main.ts')).toMatch(/^\s+worker,$/m);
     const health = all('HEALTHCHECK')[0]!.args;
     expect(health).toContain('deploy/worker-healthcheck.ts');
   });

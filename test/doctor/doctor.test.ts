@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileRouteStore } from '../../activities/route-store';
+import { fileRouteStore } from '../../route-store';
 import { routeLocation, type Route } from '../../contracts/route';
 import { runDoctor, renderFindings, type DoctorOptions, type Finding } from '../../client/commands/doctor';
 import { DEMO_PROJECT } from '../../emulator';

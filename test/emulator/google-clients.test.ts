@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGoogleClients, endpointConfigFromEnv, type GoogleClients } from '../../activities/google-clients';
+import { createGoogleClients, endpointConfigFromEnv, type GoogleClients } from '../../google/clients';
 import { ORCHESTRATOR, PARENT, PROJECT, startCoreHarness, type CoreHarness } from './core-harness';
 
 let h: CoreHarness;

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileRouteStore } from '../../activities/route-store';
+import { fileRouteStore } from '../../route-store';
 import { routeLocation } from '../../contracts/route';
 import { DEMO_ORCHESTRATOR, DEMO_PROJECT } from '../../emulator';
 import { startSamplePipelines, type SampleRun } from '../../examples/pipelines';

@@ -213,7 +213,7 @@ describe('given every Google surface failing a quarter of its calls', () => {
 
 describe('given a surface that stays down past the retry budget', () => {
   it.each([
-    { surface: 'resourcemanager' as const, pipeline: RM_DOWN, call: 'read the IAM policy of projects/demo-project', done: ['key-restricted', 'account-created'], undo: ['key-restored', 'account-deleted'] },
+    { surface: 'resourcemanager' as const, pipeline: RM_DOWN, call: 'read the IAM policy of projects/demo-project', done: ['key-restricted', 'account-created'], undo: ['account-deleted', 'key-restored'] },
     { surface: 'iam' as const, pipeline: IAM_DOWN, call: `read service account ${accountEmail(IAM_DOWN)}`, done: ['key-restricted'], undo: ['key-restored'] },
   ])('when $surface answers 503 to every call, then the migration rolls back cleanly, naming the call', async ({ surface, pipeline, call, done, undo }) => {
     const auditStart = (await auditLog(bench.cloud.emulator.baseUrl)).length;
@@ -273,7 +273,8 @@ describe('given a rollback that meets faults itself', () => {
     expect(result.outcome).toBe('rolled-back');
     expect(result.rollback).toMatchObject({ reason: 'faults drill', by: 'oncall@example.com' });
     const undo = result.mutations.slice(result.mutations.findIndex((m) => m.detail.endsWith(': 0% on Vertex')));
-    expect(undo.map((m) => m.kind)).toEqual(['route-published', 'key-restored', 'role-removed', 'account-deleted']);
+    // Newest first: the route back to the key, the binding, the account, then the stopgap.
+    expect(undo.map((m) => m.kind)).toEqual(['route-published', 'role-removed', 'account-deleted', 'key-restored']);
     for (const surface of compensated) expect(tally.faults[surface], `faults on ${surface}`).toBeDefined();
 
     // Each compensation reached the cloud once; the refused attempts changed nothing.

@@ -10,6 +10,7 @@ import { approveUpdate, pauseSignal, promoteSignal, rejectUpdate, resumeSignal, 
 import type { MigrationResult } from '../../contracts/status';
 import { startMigrationBench, updateRefusal, waitFor, type MigrationBench } from '../support/migration-env';
 import { recordScenario } from '../support/scenarios';
+import { waitsForApproval } from '../../contracts/waits';
 
 const PIPELINE = 'rel-hostile';
 let bench: MigrationBench;
@@ -58,7 +59,7 @@ describe('given a migration waiting for its cutover approval', () => {
     const spec = bench.spec(PIPELINE, { approvals: { approvers: ['alice@example.com'] } });
     await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
-      const before = await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
+      const before = await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');
 
       for (const [label, payload, names] of MALFORMED_APPROVALS) {
         for (const update of [approveUpdate, rejectUpdate]) {
@@ -98,7 +99,7 @@ describe('given a migration waiting for its cutover approval', () => {
       const failedTasks = await wftFailures();
 
       expect(after.stage).toBe('approve-cutover');
-      expect(after.waitingFor).toBe('approve(stage: cutover)');
+      expect(after.wait).toEqual({ kind: 'approval', stage: 'cutover' });
       expect(after.decisions.filter((d) => d.action === 'approve' || d.action === 'reject')).toEqual([]);
       expect(after.mutations).toEqual(before.mutations);
       // A signal with a bad payload still acts (pause, resume, promote cannot be refused) but

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMigration } from '../../client/commands/migrate';
-import { sendDecision } from '../../client/commands/operate';
+import { sendDecision } from '../../client/migrations';
 import { renderMigrationStatus } from '../../client/commands/status';
 import { UserError } from '../../client/errors';
 import { approveUpdate, rejectUpdate, rollbackSignal, statusQuery } from '../../contracts/messages';
@@ -18,6 +18,7 @@ import { DEMO_ORCHESTRATOR } from '../../emulator';
 import { maybeRecordHistory, startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
 import { auditLog } from '../support/reliability';
 import { recordScenario } from '../support/scenarios';
+import { waitsForApproval } from '../../contracts/waits';
 
 const STRANGER = 'own-stranger';
 const FOREIGN = 'own-foreign';
@@ -92,7 +93,7 @@ describe('given an approval from someone outside approvals.approvers', () => {
     const flood = 25;
     const { result, status, refusedInHistory } = await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
-      await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
+      await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');
 
       const approve = await updateFailure(handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: 'mallory@example.com', note: 'lgtm' }] }));
       expect(approve.type).toBe('ApproverNotAllowed');
@@ -122,7 +123,7 @@ describe('given an approval from someone outside approvals.approvers', () => {
         await updateFailure(handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: `bot-${i}@example.com` }] }));
       }
       const status = await handle.query(statusQuery);
-      expect(status.waitingFor).toBe('approve(stage: cutover)');
+      expect(status.wait).toEqual({ kind: 'approval', stage: 'cutover' });
       expect(status.stage).toBe('approve-cutover');
       expect(status.decisions).toEqual([]);
       expect(status.vertexPercent).toBe(0);
@@ -235,7 +236,7 @@ describe('given someone else changes the key while the migration runs', () => {
     const account = `${DELETED}-sa@demo-project.iam.gserviceaccount.com`;
     const result = await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
-      await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
+      await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');
       await asOtherPrincipal('DELETE', `/v2/${keyName(DELETED)}`);
       await handle.executeUpdate(rejectUpdate, { args: [{ stage: 'cutover', by: 'carol@example.com' }] });
       return (await handle.result()) as MigrationResult;
@@ -271,13 +272,14 @@ describe('given a service account that existed before the migration', () => {
     const spec = bench.spec(ADOPTED, { serviceAccount: { accountId, create: false } });
     const result = await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
-      await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
+      await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');
       expect(await tokenCreators()).toEqual([`serviceAccount:${DEMO_ORCHESTRATOR}`]);
       await handle.executeUpdate(rejectUpdate, { args: [{ stage: 'cutover', by: 'carol@example.com' }] });
       return (await handle.result()) as MigrationResult;
     });
     expect(result.outcome).toBe('rolled-back');
-    expect(result.mutations.map((m) => m.kind)).toEqual(['key-restricted', 'role-granted', 'token-creator-granted', 'key-restored', 'role-removed', 'token-creator-removed']);
+    // Newest first: the token-creator grant, the binding, then the stopgap; the adopted account stays.
+    expect(result.mutations.map((m) => m.kind)).toEqual(['key-restricted', 'role-granted', 'token-creator-granted', 'token-creator-removed', 'role-removed', 'key-restored']);
     expect(await accountExists(account)).toBe(true);
     expect(await tokenCreators()).toEqual([]);
     expect(await vertexMembers()).not.toContain(`serviceAccount:${account}`);
@@ -297,14 +299,14 @@ describe('given a pipeline whose migration is running', () => {
     if (!parsed.ok) throw new Error('the scenario spec is invalid');
     await bench.withWorker(async (taskQueue) => {
       const first = await bench.start(spec, taskQueue);
-      await waitFor(() => first.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
+      await waitFor(() => first.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');
       const refused = await startMigration(bench.env.client, taskQueue, parsed.spec).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(UserError);
       expect((refused as UserError).message).toBe(`a migration of ${DUPLICATE} is already running: workflow keyless/demo-project/${DUPLICATE}`);
       const running = await bench.env.client.workflow.getHandle(first.workflowId).describe();
       expect(running.runId).toBe(first.firstExecutionRunId);
       expect(running.status.name).toBe('RUNNING');
-      expect((await first.query(statusQuery)).waitingFor).toBe('approve(stage: cutover)');
+      expect((await first.query(statusQuery)).wait).toEqual({ kind: 'approval', stage: 'cutover' });
       await first.signal(rollbackSignal, { by: 'alice@example.com', reason: 'test over' });
       expect(((await first.result()) as MigrationResult).outcome).toBe('rolled-back');
     });

@@ -3,7 +3,7 @@
 // where it was and honour an approval sent after the restart.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendDecision } from '../../client/commands/operate';
+import { sendDecision } from '../../client/migrations';
 import { migrationWorkflowId } from '../../contracts/names';
 import type { MigrationResult } from '../../contracts/status';
 import { PROJECT, routeFile, routeGenerations, startReliabilityBench, type ReliabilityBench } from '../support/reliability-bench';
@@ -46,11 +46,11 @@ describe('given a migration on a dev server that is restarted', () => {
       restartSeconds.push(((Date.now() - began) / 1000).toFixed(0));
     };
 
-    const waiting = await pollUntil(status, (s) => s.stage === 'approve-cutover' && s.waitingFor !== undefined, 'wait for the cutover approval');
+    const waiting = await pollUntil(status, (s) => s.stage === 'approve-cutover' && s.wait !== undefined, 'wait for the cutover approval');
     await restartTemporal();
     // The same execution, still waiting where it was, with nothing decided for it.
     const resumed = await status();
-    expect(resumed).toMatchObject({ stage: 'approve-cutover', waitingFor: waiting.waitingFor, vertexPercent: 0 });
+    expect(resumed).toMatchObject({ stage: 'approve-cutover', wait: waiting.wait, vertexPercent: 0 });
     expect(resumed.decisions).toEqual([]);
     expect(resumed.mutations).toEqual(waiting.mutations);
 

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusQuery } from '../../contracts/messages';
 import type { MigrationResult } from '../../contracts/status';
-import { startMigrationBench, type MigrationBench } from '../support/migration-env';
+import { maybeRecordHistory, startMigrationBench, type MigrationBench } from '../support/migration-env';
 import { recordScenario } from '../support/scenarios';
 
 let bench: MigrationBench;
@@ -28,11 +28,13 @@ describe('given two pipelines sharing one key', () => {
       });
     const results = await bench.withWorker(async (taskQueue) => {
       const a = await bench.start(specFor('shared-a'), taskQueue);
-      const held = await bench.waitSkipping(() => a.query(statusQuery), (s) => s.waitingFor?.startsWith('shared-b to reach 100% on Vertex') ?? false, 'hold for shared-b', '5m');
+      const held = await bench.waitSkipping(() => a.query(statusQuery), (s) => s.wait?.kind === 'sharing-pipelines' && s.wait.pipelines.includes('shared-b'), 'hold for shared-b', '5m');
       expect(held.stage).toBe('held');
       expect(held.mutations.some((m) => m.detail.startsWith('finalize'))).toBe(false);
       const b = await bench.start(specFor('shared-b'), taskQueue);
-      return Promise.all([a.result(), b.result()]) as Promise<MigrationResult[]>;
+      const both = (await Promise.all([a.result(), b.result()])) as MigrationResult[];
+      await maybeRecordHistory('shared-key-migration', await a.fetchHistory());
+      return both;
     });
     expect(results.map((r) => r.outcome)).toEqual(['completed', 'completed']);
     const [key] = await bench.cloud.clients.apiKeys.getKey({ name: 'projects/demo-project/locations/global/keys/shared-key' });

@@ -5,7 +5,7 @@
 // Google credentials come from ADC, as on a VM: the emulator's metadata server (GCE_METADATA_HOST).
 
 import type { InjectedSinks } from '@temporalio/worker';
-import { createGoogleClients, endpointConfigFromEnv } from '../../activities/google-clients';
+import { createGoogleClients, endpointConfigFromEnv } from '../../google/clients';
 import { temporalConfigFromEnv } from '../../worker/config';
 import { runWorker } from '../../worker/worker';
 import type { KillSwitchSinks } from './kill-switch';

@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promoteSignal, rollbackSignal, statusQuery } from '../../contracts/messages';
 import { MIGRATE_PIPELINE_WORKFLOW, migrationWorkflowId } from '../../contracts/names';
-import type { MigrationResult } from '../../contracts/status';
+import type { PipelineSpecInput } from '../../contracts/spec';
+import type { MigrationResult, MigrationStatus } from '../../contracts/status';
 import { DEMO_ORCHESTRATOR } from '../../emulator';
 import { startDevServer, type DevServer } from '../../worker/dev-server';
 import { createKeylessWorker } from '../../worker/worker';
@@ -36,47 +38,102 @@ afterAll(async () => {
 
 describe('given a history the server finds too long', () => {
   it('when the canary keeps analysing, then the migration continues as new and completes with its whole record', async () => {
-    const client = new Client({ connection });
-    const taskQueue = uniqueTaskQueue('can');
-    const native = await NativeConnection.connect({ address: server.address });
-    const worker = await createKeylessWorker({
-      connection: native,
-      namespace: 'default',
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activityDeps: { clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR },
+    const spec = demoSpec('nightly-summarizer', { canary: { steps: [{ percent: 50, bake: '4s' }, { percent: 100, bake: '4s' }], analysisInterval: '200ms' }, soak: { duration: '1s' } });
+    const { result, lastRunId, firstRunId } = await runMigration(spec, async () => undefined);
+    expect(lastRunId).not.toBe(firstRunId);
+    expect(result.outcome).toBe('completed');
+    // The record survived the hand-over: all routes published, analyses from both steps.
+    expect(result.mutations.filter((m) => m.kind === 'route-published').map((m) => m.detail.split(': ')[1])).toEqual(['50% on Vertex', '100% on Vertex']);
+    expect(new Set(result.canary.map((a) => a.step))).toEqual(new Set([1, 2]));
+    expect(result.mutations.filter((m) => m.kind === 'account-created')).toHaveLength(1);
+    expect(JSON.parse(await readFile(join(routesDir, 'nightly-summarizer.json'), 'utf8')).vertexPercent).toBe(100);
+  });
+
+  it('when a rollback comes after the hand-over, then the undo log came along and every change is undone', async () => {
+    const spec = demoSpec('ticket-triage', { canary: { steps: [{ percent: 50, bake: '1h' }, { percent: 100, bake: '1h' }], analysisInterval: '200ms' } });
+    const { result } = await runMigration(spec, async (handle, firstRunId) => {
+      await pollUntil(async () => (await handle.describe()).runId !== firstRunId, 'continue-as-new');
+      await handle.signal(rollbackSignal, { by: 'oncall@example.com', reason: 'after the hand-over' });
     });
-    try {
-      const result = await worker.runUntil(async () => {
-        const handle = await client.workflow.start(MIGRATE_PIPELINE_WORKFLOW, {
-          taskQueue,
-          workflowId: migrationWorkflowId('demo-project', 'nightly-summarizer'),
-          args: [
-            {
-              pipeline: 'nightly-summarizer',
-              project: 'demo-project',
-              apiKey: 'projects/demo-project/locations/global/keys/nightly-summarizer',
-              serviceAccount: { accountId: 'nightly-summarizer' },
-              vertex: { models: ['gemini-2.5-flash'] },
-              canary: { steps: [{ percent: 50, bake: '4s' }, { percent: 100, bake: '4s' }], analysisInterval: '200ms' },
-              soak: { duration: '1s' },
-              approvals: { cutover: false, finalize: false },
-              route: { store: `file://${routesDir}` },
-            },
-          ],
-        });
-        const done = (await handle.result()) as MigrationResult;
-        return { done, firstRunId: handle.firstExecutionRunId, lastRunId: (await handle.describe()).runId };
-      });
-      expect(result.lastRunId).not.toBe(result.firstRunId);
-      expect(result.done.outcome).toBe('completed');
-      // The record survived the hand-over: all routes published, analyses from both steps.
-      expect(result.done.mutations.filter((m) => m.kind === 'route-published').map((m) => m.detail.split(': ')[1])).toEqual(['50% on Vertex', '100% on Vertex']);
-      expect(new Set(result.done.canary.map((a) => a.step))).toEqual(new Set([1, 2]));
-      expect(result.done.mutations.filter((m) => m.kind === 'account-created')).toHaveLength(1);
-      expect(JSON.parse(await readFile(join(routesDir, 'nightly-summarizer.json'), 'utf8')).vertexPercent).toBe(100);
-    } finally {
-      await native.close();
-    }
+    expect(result.outcome).toBe('rolled-back');
+    const forward = result.mutations.filter((m) => m.approvedBy !== 'oncall@example.com');
+    expect(forward.map((m) => m.kind)).toEqual(['account-created', 'role-granted', 'token-creator-granted', 'route-published']);
+    expect(forward.every((m) => m.undoneAt)).toBe(true);
+    expect(result.mutations.slice(forward.length).map((m) => m.kind)).toEqual(['route-published', 'role-removed', 'account-deleted']);
+    expect(JSON.parse(await readFile(join(routesDir, 'ticket-triage.json'), 'utf8')).vertexPercent).toBe(0);
+  });
+
+  it('when a key shared with a pipeline that never migrates keeps the migration waiting, then it continues as new without soaking again, and promote ends the wait', async () => {
+    const spec = demoSpec('report-digest', { canary: { steps: [{ percent: 100, bake: '1s' }], analysisInterval: '200ms' }, soak: { duration: '1s' } });
+    const { result, lastRunId } = await runMigration(spec, async (handle) => {
+      const waiting = async () => {
+        const s: MigrationStatus = await handle.query(statusQuery);
+        return s.wait?.kind === 'sharing-pipelines' ? s : undefined;
+      };
+      await pollUntil(waiting, 'the shared-key wait');
+      const waitingRun = (await handle.describe()).runId;
+      await pollUntil(async () => (await handle.describe()).runId !== waitingRun, 'continue-as-new during the shared-key wait');
+      const status = await pollUntil(waiting, 'the shared-key wait in the new run');
+      expect(status.stage).toBe('held');
+      expect(status.wait).toEqual({ kind: 'sharing-pipelines', pipelines: ['legacy-exporter'] });
+      await handle.signal(promoteSignal, { by: 'frank@example.com', note: 'legacy-exporter is retired' });
+    });
+    expect(result.outcome).toBe('completed');
+    expect(result.decisions).toContainEqual(expect.objectContaining({ action: 'promote', stage: 'held', by: 'frank@example.com' }));
+    expect(result.mutations.at(-1)).toMatchObject({ kind: 'key-restricted' });
+    // The run that held only looked at the other pipeline's route: the soak had passed before the hand-over.
+    const history = await new Client({ connection }).workflow.getHandle(migrationWorkflowId('demo-project', 'report-digest'), lastRunId).fetchHistory();
+    const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
+    expect(scheduled).toContain('readRoute');
+    expect(scheduled).not.toContain('readTraffic');
   });
 });
+
+function demoSpec(pipeline: string, overrides: Partial<PipelineSpecInput>): PipelineSpecInput {
+  return {
+    pipeline,
+    project: 'demo-project',
+    apiKey: `projects/demo-project/locations/global/keys/${pipeline}`,
+    serviceAccount: { accountId: pipeline },
+    vertex: { models: ['gemini-2.5-flash'] },
+    approvals: { cutover: false, finalize: false },
+    route: { store: `file://${routesDir}` },
+    ...overrides,
+  };
+}
+
+type Handle = ReturnType<Client['workflow']['getHandle']>;
+
+/** Runs one migration on a worker of its own, acting on it with `during` while it runs. */
+async function runMigration(spec: PipelineSpecInput, during: (handle: Handle, firstRunId: string) => Promise<void>): Promise<{ result: MigrationResult; firstRunId: string; lastRunId: string }> {
+  const client = new Client({ connection });
+  const taskQueue = uniqueTaskQueue('can');
+  const native = await NativeConnection.connect({ address: server.address });
+  const worker = await createKeylessWorker({
+    connection: native,
+    namespace: 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activityDeps: { clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR },
+  });
+  try {
+    return await worker.runUntil(async () => {
+      const handle = await client.workflow.start(MIGRATE_PIPELINE_WORKFLOW, { taskQueue, workflowId: migrationWorkflowId(spec.project, spec.pipeline), args: [spec] });
+      await during(client.workflow.getHandle(handle.workflowId), handle.firstExecutionRunId);
+      const result = (await client.workflow.getHandle(handle.workflowId).result()) as MigrationResult;
+      return { result, firstRunId: handle.firstExecutionRunId, lastRunId: (await client.workflow.getHandle(handle.workflowId).describe()).runId };
+    });
+  } finally {
+    await native.close();
+  }
+}
+
+/** Polls (real time, bounded) until `read` gives a truthy value. */
+async function pollUntil<T>(read: () => Promise<T | undefined | false>, what: string): Promise<T> {
+  for (let i = 0; i < 300; i++) {
+    const value = await read().catch(() => undefined);
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} not reached`);
+}

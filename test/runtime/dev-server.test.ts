@@ -8,7 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMigration, awaitMigration } from '../../client/commands/migrate';
-import { listMigrations, migrationStatus, sendDecision } from '../../client/commands/operate';
+import { listMigrations, migrationStatus, sendDecision } from '../../client/migrations';
 import { UserError } from '../../client/errors';
 import { validateSpec, type PipelineSpec } from '../../contracts/spec';
 import { DEMO_ORCHESTRATOR } from '../../emulator';
@@ -76,7 +76,7 @@ describe('given the dev server and a keyless worker', () => {
 
         for (let i = 0; i < 300; i++) {
           const status = await migrationStatus(client, { pipeline: s.pipeline, project: s.project });
-          if (status.waitingFor) break;
+          if (status.wait) break;
           await new Promise((r) => setTimeout(r, 100));
         }
         const receipt = await sendDecision(client, { pipeline: s.pipeline, project: s.project }, 'approve', { stage: 'cutover', by: 'alice@example.com' });

@@ -2,7 +2,7 @@
 // clients acting as the orchestrator account with a token the emulator issued.
 
 import { OAuth2Client } from 'google-auth-library';
-import { createGoogleClients, type GoogleClients } from '../../activities/google-clients';
+import { createGoogleClients, type GoogleClients } from '../../google/clients';
 import { DEMO_ORCHESTRATOR, demoFixtureInput, startEmulator, type RunningEmulator } from '../../emulator';
 import type { DemoOptions } from '../../emulator/core/demo';
 

@@ -1,8 +1,9 @@
-// Failures for tests: the ApplicationFailure an activity call threw, and the emulator's injected
+// Failures for tests: the ApplicationFailure an activity call threw, the KeylessError a library call threw, and the emulator's injected
 // faults (set, cleared and counted per surface).
 
 import { ApplicationFailure } from '@temporalio/common';
 import { expect } from 'vitest';
+import { isKeylessError, type KeylessError } from '../../contracts/errors';
 import type { z } from 'zod';
 import type { EmulatorCore } from '../../emulator/core/core';
 import { SURFACES, type SurfaceFaultSchema } from '../../emulator/core/fixture';
@@ -15,6 +16,16 @@ export async function failureOf(promise: Promise<unknown>): Promise<ApplicationF
   );
   expect(err).toBeInstanceOf(ApplicationFailure);
   return err as ApplicationFailure;
+}
+
+/** The KeylessError a library call (google/, route-store/) threw; fails the test when it threw something else. */
+export async function libraryErrorOf(promise: Promise<unknown>): Promise<KeylessError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isKeylessError(err), `expected a KeylessError, got ${String(err)}`).toBe(true);
+  return err as KeylessError;
 }
 
 /** The emulator's Google surfaces (everything but its own admin API). */

@@ -5,12 +5,14 @@ import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { expect } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
+import { approveUpdate, statusQuery } from '../../contracts/messages';
 import { MIGRATE_PIPELINE_WORKFLOW, migrationWorkflowId } from '../../contracts/names';
+import { waitsForApproval } from '../../contracts/waits';
 import type { PipelineSpecInput } from '../../contracts/spec';
 import { DEMO_ORCHESTRATOR, PIPELINE_ANNOTATION } from '../../emulator';
 import type { DemoOptions } from '../../emulator/core/demo';
@@ -102,6 +104,14 @@ export async function startMigrationBench(
       await cloud?.stop();
     },
   };
+}
+
+/** Approves the cutover, then, skipping workflow time through the canary and the soak, the finalize. */
+export async function approveBoth(bench: MigrationBench, handle: WorkflowHandle, by = { cutover: 'alice@example.com', finalize: 'bob@example.com' }): Promise<void> {
+  await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');
+  await handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: by.cutover }] });
+  await bench.waitSkipping(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'finalize'), 'finalize approval', '1h');
+  await handle.executeUpdate(approveUpdate, { args: [{ stage: 'finalize', by: by.finalize }] });
 }
 
 /** The refusal message of an update that must be refused (fails the test when it was accepted). */

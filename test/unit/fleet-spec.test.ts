@@ -2,7 +2,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadFleet } from '../../client/commands/fleet';
+import { loadFleet } from '../../client/fleets';
 import { UserError } from '../../client/errors';
 
 const fixture = (path: string) => fileURLToPath(new URL(`../fixtures/${path}`, import.meta.url));

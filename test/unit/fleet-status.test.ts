@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderFleetStatus } from '../../client/commands/fleet';
+import { renderFleetStatus } from '../../client/fleets';
 import type { FleetStatus } from '../../contracts/fleet';
 
 const base: FleetStatus = {

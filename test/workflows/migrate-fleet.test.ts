@@ -76,17 +76,17 @@ describe('migrateFleet', () => {
     };
     const result = await bench.withWorker(async (taskQueue) => {
       const handle = await startFleet(fleet, taskQueue);
-      const first = await waitFor(() => handle.query(fleetStatusQuery), (s) => s.waitingFor === 'approveWave(wave: 1)', 'wave 1 approval');
+      const first = await waitFor(() => handle.query(fleetStatusQuery), (s) => s.wait?.wave === 1, 'wave 1 approval');
       expect(first.counts).toMatchObject({ waiting: 2, running: 0 });
       const stranger = await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 1, by: 'mallory@example.com' }] }).catch((e: unknown) => e);
       expect(stranger).toBeInstanceOf(WorkflowUpdateFailedError);
       expect((stranger as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'ApproverNotAllowed', message: expect.stringMatching(/^mallory@example.com is not in approvers/) });
       // Refused, but on record; the wave still waits.
-      expect(await handle.query(fleetStatusQuery)).toMatchObject({ waitingFor: 'approveWave(wave: 1)', refusals: { total: 1, recent: [{ wave: 1, by: 'mallory@example.com' }] } });
+      expect(await handle.query(fleetStatusQuery)).toMatchObject({ wait: { kind: 'wave-approval', wave: 1 }, refusals: { total: 1, recent: [{ wave: 1, by: 'mallory@example.com' }] } });
       const early = await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 2, by: 'lead@example.com' }] }).catch((e: unknown) => e);
       expect((early as WorkflowUpdateFailedError).cause?.message).toMatch(/wave 2 is not waiting/);
       await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 1, by: 'lead@example.com' }] });
-      const second = await bench.waitSkipping(() => handle.query(fleetStatusQuery), (s) => s.waitingFor === 'approveWave(wave: 2)', 'wave 2 approval', '1h');
+      const second = await bench.waitSkipping(() => handle.query(fleetStatusQuery), (s) => s.wait?.wave === 2, 'wave 2 approval', '1h');
       expect(second.members.map((m) => m.state)).toEqual(['completed', 'waiting']);
       await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 2, by: 'lead@example.com' }] });
       return (await handle.result()) as FleetResult;

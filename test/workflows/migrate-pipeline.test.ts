@@ -7,8 +7,9 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveUpdate, pauseSignal, promoteSignal, rejectUpdate, resumeSignal, rollbackSignal, statusQuery } from '../../contracts/messages';
 import type { MigrationResult } from '../../contracts/status';
-import { maybeRecordHistory, startMigrationBench, updateRefusal, waitFor, type MigrationBench } from '../support/migration-env';
+import { approveBoth, maybeRecordHistory, startMigrationBench, updateRefusal, waitFor, type MigrationBench } from '../support/migration-env';
 import { decodedText } from '../support/reliability';
+import { waitsForApproval } from '../../contracts/waits';
 
 const SCENARIOS = ['wf-held', 'wf-happy', 'wf-reject', 'wf-breach', 'wf-not-served', 'wf-delete', 'wf-pause', 'wf-guard', 'wf-invalid'];
 let bench: MigrationBench;
@@ -43,10 +44,7 @@ describe('migratePipeline', () => {
     const spec = bench.spec('wf-happy');
     const result = await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
-      await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
-      await handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: 'alice@example.com' }] });
-      await bench.waitSkipping(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: finalize)', 'finalize approval', '1h');
-      await handle.executeUpdate(approveUpdate, { args: [{ stage: 'finalize', by: 'bob@example.com' }] });
+      await approveBoth(bench, handle);
       const done = (await handle.result()) as MigrationResult;
       await maybeRecordHistory('completed-migration', await handle.fetchHistory());
       return done;
@@ -68,7 +66,7 @@ describe('migratePipeline', () => {
     const spec = bench.spec('wf-reject');
     const result = await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
-      await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
+      await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');
       await handle.executeUpdate(rejectUpdate, { args: [{ stage: 'cutover', by: 'carol@example.com', note: 'not during the release freeze' }] });
       const done = (await handle.result()) as MigrationResult;
       await maybeRecordHistory('rolled-back-migration', await handle.fetchHistory());
@@ -76,7 +74,9 @@ describe('migratePipeline', () => {
     });
     expect(result.outcome).toBe('rolled-back');
     expect(result.rollback).toMatchObject({ reason: 'cutover rejected by carol@example.com', failureType: 'Rejected' });
-    expect(result.mutations.map((m) => m.kind)).toEqual(['key-restricted', 'account-created', 'role-granted', 'token-creator-granted', 'key-restored', 'role-removed', 'account-deleted']);
+    // Undone newest first: the binding, then the account (its token-creator grant goes with it), then the stopgap.
+    expect(result.mutations.map((m) => m.kind)).toEqual(['key-restricted', 'account-created', 'role-granted', 'token-creator-granted', 'role-removed', 'account-deleted', 'key-restored']);
+    expect(result.mutations.slice(0, 4).every((m) => m.undoneAt)).toBe(true);
     expect(await routePercent('wf-reject')).toBeUndefined();
     expect(await accountExists('wf-reject-sa@demo-project.iam.gserviceaccount.com')).toBe(false);
     const key = await keyOf('wf-reject');
@@ -122,14 +122,18 @@ describe('migratePipeline', () => {
     const original = await keyOf('wf-delete');
     const result = await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
-      const status = await bench.waitSkipping(() => handle.query(statusQuery), (s) => s.waitingFor?.startsWith('rollback window') ?? false, 'rollback window', '1h');
+      const status = await bench.waitSkipping(() => handle.query(statusQuery), (s) => s.wait?.kind === 'rollback-window', 'rollback window', '1h');
       expect(status.mutations.at(-1)?.kind).toBe('key-deleted');
       expect((await keyOf('wf-delete')).deleteTime).toBeTruthy();
       await handle.signal(rollbackSignal, { by: 'dave@example.com', reason: 'a forgotten job still needs the key' });
       return (await handle.result()) as MigrationResult;
     });
     expect(result.outcome).toBe('rolled-back');
-    expect(result.mutations.map((m) => m.kind)).toEqual(expect.arrayContaining(['key-deleted', 'key-undeleted', 'key-restored']));
+    // Undone newest first: the key keyless deleted last comes back before traffic is routed to it.
+    const undone = result.mutations.slice(result.mutations.findIndex((m) => m.kind === 'key-deleted') + 1);
+    expect(undone.map((m) => m.kind)).toEqual(['key-undeleted', 'key-restored', 'route-published', 'role-removed', 'account-deleted']);
+    expect(undone.every((m) => m.approvedBy === 'dave@example.com')).toBe(true);
+    expect(result.mutations.filter((m) => m.kind !== 'key-undeleted' && m.kind !== 'key-restored' && m.kind !== 'role-removed' && m.kind !== 'account-deleted' && !m.detail.endsWith(': 0% on Vertex')).every((m) => m.undoneAt)).toBe(true);
     const key = await keyOf('wf-delete');
     expect(key.deleteTime).toBeFalsy();
     expect(key.restrictions?.apiTargets ?? []).toEqual(original.restrictions?.apiTargets ?? []);
@@ -185,7 +189,7 @@ describe('migratePipeline', () => {
     const spec = bench.spec('wf-guard', { approvals: { approvers: ['alice@example.com'] } });
     await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
-      await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
+      await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');
       expect(await updateRefusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'finalize', by: 'alice@example.com' }] }))).toMatch(/stage finalize is not waiting/);
       expect(await updateRefusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: '' }] }))).toMatch(/by must name who acts/);
       expect(await updateRefusal(handle.executeUpdate(approveUpdate, { args: [{ stage: 'launch', by: 'alice@example.com' } as never] }))).toMatch(/stage must be one of: cutover, finalize/);
@@ -196,7 +200,7 @@ describe('migratePipeline', () => {
       expect((stranger as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'ApproverNotAllowed', message: expect.stringMatching(/^mallory@example.com is not in approvals.approvers/) });
       const status = await handle.query(statusQuery);
       expect(status.decisions).toEqual([]);
-      expect(status.waitingFor).toBe('approve(stage: cutover)');
+      expect(status.wait).toEqual({ kind: 'approval', stage: 'cutover' });
       expect(status.refusals).toMatchObject({ total: 1, recent: [{ action: 'approve', stage: 'cutover', by: 'mallory@example.com' }] });
       await handle.signal(rollbackSignal, { by: 'alice@example.com', reason: 'test over' });
       expect(((await handle.result()) as MigrationResult).outcome).toBe('rolled-back');

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveUpdate, statusQuery } from '../../contracts/messages';
 import type { MigrationResult } from '../../contracts/status';
 import { startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
+import { waitsForApproval } from '../../contracts/waits';
 
 let bench: MigrationBench;
 
@@ -26,7 +27,7 @@ describe('given a key Google already rejects', () => {
     });
     const result = await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
-      const waiting = await waitFor(() => handle.query(statusQuery), (s) => s.waitingFor === 'approve(stage: cutover)', 'cutover approval');
+      const waiting = await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');
       expect(waiting.repair).toBe(true);
       expect(waiting.next).toMatch(/^repair \(the key is already rejected\): waiting for approve\(stage: cutover\)/);
       await handle.executeUpdate(approveUpdate, { args: [{ stage: 'cutover', by: 'oncall@example.com' }] });

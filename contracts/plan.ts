@@ -1,0 +1,42 @@
+// A migration's plan as data: what each stage would change, computed by the stage's own pure plan
+// function (workflows/stages/) from read-only facts. `keyless plan` reads the facts from the cloud
+// and prints the plan; the workflow calls the same functions with the facts it has learned and
+// records what they say, so plan and run can never disagree on a rule.
+
+import type { Mutation } from './status';
+import type { PipelineStage } from './stages';
+
+/** One thing a stage would do (or a warning about it), in workflow order. */
+export interface PlannedStep {
+  stage: PipelineStage;
+  /** The mutation kind as the result will record it; `warning` and `note` change nothing. */
+  mutation: Mutation['kind'] | 'warning' | 'note';
+  target: string;
+  /** What the mutation does, in the words its record uses. */
+  detail: string;
+  /** When it happens (after which approval, bake or soak), for the plan's reader. */
+  when?: string;
+  /** True when the cloud already says so: the migration will find it done and write nothing. */
+  alreadyDone?: boolean;
+}
+
+/** What is known about the outside world when a plan is made; absent fields are unknown. */
+export interface PlanFacts {
+  /** The key as inventory reads it. */
+  key?: { blockCandidate: boolean; deleted: boolean; deleteTime?: string; sharedWith: string[] };
+  /** The pipeline's service account exists already (it will be adopted, not created). */
+  accountExists?: boolean;
+  /** The project already binds roles/aiplatform.user to the account, unconditionally. */
+  vertexRoleHeld?: boolean;
+  /** The orchestrator's email. */
+  orchestratorEmail?: string;
+  /** The orchestrator may already mint the account's tokens. */
+  tokenCreatorHeld?: boolean;
+  /** The route store's current document. */
+  currentRoute?: { vertexPercent: number; generation: number };
+}
+
+/** Whether a planned step changes something (not a warning or a note). */
+export function isChange(step: PlannedStep): boolean {
+  return step.mutation !== 'warning' && step.mutation !== 'note';
+}

@@ -1,0 +1,82 @@
+// Provision: the pipeline's service account (created, or adopted when it exists), its Vertex role
+// on the project, and the orchestrator's right to mint its tokens. Each grant keyless makes is
+// recorded with its undo, so rollback removes exactly what keyless added.
+
+import { patched } from '@temporalio/workflow';
+import type { PlanFacts, PlannedStep } from '../../contracts/plan';
+import { TOKEN_CREATOR_ROLE, VERTEX_ROLE, serviceAccountEmail } from '../../contracts/roles';
+import type { PipelineSpec } from '../../contracts/spec';
+import type { Undo } from '../../contracts/undo';
+import { mutations, reads } from '../activities';
+import type { Migration } from '../migration';
+
+/** Patch: provision reads whether the Vertex binding predates the migration (histories before it do not). */
+const BINDING_OWNER_READ = 'binding-owner-read';
+
+/** The three provision steps, always in this order: account, Vertex binding, token-creator grant. */
+export function plan(spec: PipelineSpec, facts: PlanFacts): PlannedStep[] {
+  const email = serviceAccountEmail(spec.serviceAccount.accountId, spec.project);
+  const kept = spec.serviceAccount.keepOnRollback ? ' (kept on rollback: serviceAccount.keepOnRollback)' : '';
+  const account: PlannedStep = facts.accountExists
+    ? { stage: 'provision', mutation: 'account-created', target: email, detail: 'exists: adopted (rollback will not delete it)', alreadyDone: true }
+    : spec.serviceAccount.create
+      ? { stage: 'provision', mutation: 'account-created', target: email, detail: `service account for ${spec.pipeline}${kept}` }
+      : { stage: 'provision', mutation: 'warning', target: email, detail: 'does not exist and serviceAccount.create is false: the migration would roll back at provision' };
+  const member = `serviceAccount:${email}`;
+  return [
+    account,
+    { stage: 'provision', mutation: 'role-granted', target: spec.project, detail: `${VERTEX_ROLE} for ${member}`, ...(facts.vertexRoleHeld ? { alreadyDone: true } : {}) },
+    {
+      stage: 'provision',
+      mutation: 'token-creator-granted',
+      target: email,
+      detail: `${TOKEN_CREATOR_ROLE} for ${facts.orchestratorEmail ?? 'the orchestrator'}`,
+      ...(facts.tokenCreatorHeld ? { alreadyDone: true } : {}),
+    },
+  ];
+}
+
+export async function run(m: Migration): Promise<void> {
+  const { spec } = m;
+  const keep = spec.serviceAccount.keepOnRollback;
+  const account = await mutations.ensureServiceAccount({
+    project: spec.project,
+    accountId: spec.serviceAccount.accountId,
+    displayName: spec.serviceAccount.displayName ?? `keyless: ${spec.pipeline}`,
+    create: spec.serviceAccount.create,
+  });
+  m.facts.serviceAccountEmail = account.email;
+  m.facts.serviceAccountUniqueId = account.uniqueId;
+  const [accountStep, roleStep] = plan(spec, { accountExists: !account.created });
+  const accountUndo: Undo = { id: `service-account:${account.email}`, activity: 'deleteServiceAccount', input: { email: account.email } };
+  if (account.created) {
+    m.facts.accountCreated = true;
+    m.recordMutation({ kind: 'account-created', target: account.email, detail: accountStep!.detail }, keep ? undefined : accountUndo);
+  }
+
+  const member = `serviceAccount:${account.email}`;
+  // Who owns the binding is settled by a read kept in history before the grant: a retried grant
+  // that finds the binding its own lost attempt wrote must still count it as ours, or rollback
+  // would leave it behind.
+  const heldBefore = patched(BINDING_OWNER_READ) ? (await reads.hasVertexRole({ project: spec.project, member })).held : true;
+  const role = await mutations.ensureVertexRole({ project: spec.project, member });
+  if (role.added || !heldBefore) {
+    m.facts.roleAdded = true;
+    m.facts.roleGrantedAt = role.confirmedAt;
+    const undo: Undo = { id: `vertex-role:${spec.project}:${member}`, activity: 'removeVertexRole', input: { project: spec.project, member } };
+    m.recordMutation({ kind: 'role-granted', target: roleStep!.target, detail: roleStep!.detail }, keep ? undefined : undo);
+  }
+
+  const tokenCreator = await mutations.ensureTokenCreator({ serviceAccountEmail: account.email });
+  if (tokenCreator.added) {
+    m.facts.tokenCreatorAdded = true;
+    const [, , tokenStep] = plan(spec, { orchestratorEmail: tokenCreator.orchestratorEmail });
+    // The grant lives on the account's own policy: deleting an account keyless created takes it along.
+    const undo: Undo | { undoneWith: string } | undefined = keep
+      ? undefined
+      : account.created
+        ? { undoneWith: accountUndo.id }
+        : { id: `token-creator:${account.email}`, activity: 'removeTokenCreator', input: { serviceAccountEmail: account.email } };
+    m.recordMutation({ kind: 'token-creator-granted', target: account.email, detail: tokenStep!.detail }, undo);
+  }
+}
