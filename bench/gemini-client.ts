@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GoogleGenAI } from '@google/genai';
 import { OAuth2Client } from 'google-auth-library';
-import { fileRouteStore } from '../activities/route-store';
+import { fileRouteStore } from '../route-store';
 import { routeLocation, type Route } from '../contracts/route';
 import { startEmulator } from '../emulator/index';
 import { createGeminiClient, RouteCache, routeSourceFromStore, type GeminiModels } from '../gemini-client';
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     await cache.current();
     const lookups = 1_000_000;
     const started = process.hrtime.bigint();
-    for (let i = 0; i < lookups; i++) cache.current();
+    for (let i = 0; i < lookups; i++) void cache.current();
     const lookupNs = Number(process.hrtime.bigint() - started) / lookups;
 
     const line = (name: string, r: { directUs: number; libraryUs: number; ratio: number }) =>

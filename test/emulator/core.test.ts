@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeysClient } from '@google-cloud/apikeys';
+import type { ApiKeysClient } from '@google-cloud/apikeys';
 import { normalizeRawPath } from '../../emulator/core/http';
 import { ORCHESTRATOR, PARENT, PROJECT, googleError, rejection, startCoreHarness, type CoreHarness } from './core-harness';
 
