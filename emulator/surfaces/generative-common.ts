@@ -39,6 +39,7 @@ export function bearerPrincipal(ctx: GenerativeContext, req: EmuRequest, service
 export function memberOf(principal: Principal): string {
   if (principal.kind === 'serviceAccount') return `serviceAccount:${principal.email}`;
   if (principal.kind === 'user') return `user:${principal.email}`;
+  if (principal.kind === 'federated') return principal.member;
   return principal.serviceAccountEmail ? `serviceAccount:${principal.serviceAccountEmail}` : `apikey:${principal.uid}`;
 }
 
