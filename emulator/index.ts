@@ -19,6 +19,7 @@ import { iamCredentialsRoutes } from './surfaces/iamcredentials';
 import { metadataNotFound, metadataRoutes } from './surfaces/metadata';
 import { oauth2Routes } from './surfaces/oauth2';
 import { resourceManagerRoutes } from './surfaces/resourcemanager';
+import { workloadIdentityRoutes } from './surfaces/workload-identity';
 
 export { demoFixture, demoFixtureInput, DEMO_ORCHESTRATOR, DEMO_PROJECT, DEMO_PROJECT_NUMBER, ORCHESTRATOR_ROLES, PIPELINE_ANNOTATION } from './core/demo';
 export { FixtureError, loadFixtureFile, parseFixture, parseFixtureText, type Fixture, type FixtureInput } from './core/fixture';
@@ -143,6 +144,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
     ...apiKeysRoutes(core),
     ...iamCredentialsRoutes(core),
     ...iamRoutes(core),
+    ...workloadIdentityRoutes(core),
     ...resourceManagerRoutes(core),
     ...mountGenerativeSurfaces(core),
   ];

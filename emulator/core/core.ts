@@ -479,8 +479,8 @@ export class EmulatorCore {
   }
 
 
-  recordOperation(name: string, result: { response?: unknown; error?: { code: number; message: string } }): void {
-    const pending = this.fixture.apiKeys.pendingOperationPolls;
+  /** Stores an LRO; `pending` is how many operations.get polls it stays `done:false` (default: the API Keys setting). */
+  recordOperation(name: string, result: { response?: unknown; error?: { code: number; message: string } }, pending = this.fixture.apiKeys.pendingOperationPolls): void {
     this.state.operations[name] = { name, done: pending === 0, pendingPolls: pending, ...result, createdAt: Date.now() };
     const names = Object.keys(this.state.operations);
     if (names.length > OPERATION_LIMIT) for (const old of names.slice(0, names.length - OPERATION_LIMIT)) delete this.state.operations[old];
