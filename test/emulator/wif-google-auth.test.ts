@@ -9,11 +9,10 @@ import { join } from 'node:path';
 import { GoogleGenAI } from '@google/genai';
 import { GoogleAuth } from 'google-auth-library';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { GithubRunner, RunningEmulator } from '../../emulator/index';
-import { CLOUD_PLATFORM, GITHUB_PROVIDER, githubAudience, PROJECT, REPOSITORY, RUNNER_SA, RUNNER_UNIQUE_ID, startWifEmulator, UNBOUND_SA } from './wif-harness';
+import type { RunningEmulator } from '../../emulator/index';
+import { CLOUD_PLATFORM, githubActionsConfig, githubAudience, PROJECT, REPOSITORY, RUNNER_SA, RUNNER_UNIQUE_ID, startWifEmulator, UNBOUND_SA, vertexCallsOf } from './wif-harness';
 import { rejection } from './core-harness';
 
-const AUDITOR = `auditor@${PROJECT}.iam.gserviceaccount.com`;
 const VERTEX_PATH = `/v1/projects/${PROJECT}/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent`;
 
 let emu: RunningEmulator;
@@ -31,49 +30,15 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** What google-github-actions/auth writes for a job, with the emulator's endpoints. */
-function githubActionsConfig(runner: GithubRunner, account: string) {
-  return {
-    type: 'external_account',
-    audience: `//iam.googleapis.com/${GITHUB_PROVIDER}`,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-    token_url: emu.stsTokenUrl,
-    service_account_impersonation_url: emu.impersonationUrlFor(account),
-    credential_source: {
-      url: `${runner.ACTIONS_ID_TOKEN_REQUEST_URL}&audience=${encodeURIComponent(githubAudience())}`,
-      headers: { Authorization: `bearer ${runner.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` },
-      format: { type: 'json', subject_token_field_name: 'value' },
-    },
-  };
-}
-
 async function useCredentials(name: string, config: unknown): Promise<void> {
   const file = join(dir, `${name}.json`);
   await writeFile(file, JSON.stringify(config, null, 2));
   process.env.GOOGLE_APPLICATION_CREDENTIALS = file;
 }
 
-/** Vertex generateContent calls Monitoring counted under the account, by response code. */
-async function vertexCallsOf(uniqueId: string): Promise<Record<string, number>> {
-  const now = Date.now();
-  const params = new URLSearchParams({
-    filter: `metric.type = "serviceruntime.googleapis.com/api/request_count" AND resource.type = "consumed_api" AND resource.labels.credential_id = "serviceaccount:${uniqueId}"`,
-    'interval.startTime': new Date(now - 3_600_000).toISOString(),
-    'interval.endTime': new Date(now + 120_000).toISOString(),
-  });
-  const res = await fetch(`${emu.baseUrl}/v3/projects/${PROJECT}/timeSeries?${params}`, { headers: { authorization: `Bearer ${emu.mintAccessToken(AUDITOR)}` } });
-  const body = (await res.json()) as { timeSeries?: Array<{ metric: { labels: Record<string, string> }; points: Array<{ value: { int64Value: string } }> }> };
-  const counts: Record<string, number> = {};
-  for (const series of body.timeSeries ?? []) {
-    const code = series.metric.labels.response_code!;
-    counts[code] = (counts[code] ?? 0) + series.points.reduce((sum, p) => sum + Number(p.value.int64Value), 0);
-  }
-  return counts;
-}
-
 describe('google-auth-library with an external_account configuration', () => {
   it('given a GitHub Actions job of the pinned repository, when @google/genai calls Vertex through ADC, then the call is made as the pipeline account', async () => {
-    await useCredentials('github-url', githubActionsConfig(emu.registerGithubRunner(REPOSITORY), RUNNER_SA));
+    await useCredentials('github-url', githubActionsConfig(emu, emu.registerGithubRunner(REPOSITORY), RUNNER_SA));
     const auth = new GoogleAuth({ scopes: [CLOUD_PLATFORM] });
     const client = await auth.getClient();
     expect(client.constructor.name).toBe('IdentityPoolClient');
@@ -82,14 +47,14 @@ describe('google-auth-library with an external_account configuration', () => {
     const genai = new GoogleGenAI({ vertexai: true, project: PROJECT, location: 'us-central1', httpOptions: { baseUrl: emu.baseUrl } });
     const response = await genai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Summarize last night in one line.' });
     expect(response.text?.length).toBeGreaterThan(0);
-    expect(await vertexCallsOf(RUNNER_UNIQUE_ID)).toEqual({ '200': 1 });
+    expect(await vertexCallsOf(emu, RUNNER_UNIQUE_ID)).toEqual({ '200': 1 });
   });
 
   it('given a token file (a file credential_source), when an authenticated request calls Vertex, then it succeeds as the account', async () => {
     const { token } = await emu.mintGithubToken(REPOSITORY, { audience: githubAudience() });
     const tokenFile = join(dir, 'github-token.jwt');
     await writeFile(tokenFile, token);
-    const { credential_source: _url, ...base } = githubActionsConfig(emu.registerGithubRunner(REPOSITORY), RUNNER_SA);
+    const { credential_source: _url, ...base } = githubActionsConfig(emu, emu.registerGithubRunner(REPOSITORY), RUNNER_SA);
     await useCredentials('github-file', { ...base, credential_source: { file: tokenFile } });
     const client = await new GoogleAuth({ scopes: [CLOUD_PLATFORM] }).getClient();
     const res = await client.request<{ candidates: unknown[] }>({
@@ -99,11 +64,11 @@ describe('google-auth-library with an external_account configuration', () => {
     });
     expect(res.status).toBe(200);
     expect(res.data.candidates.length).toBe(1);
-    expect((await vertexCallsOf(RUNNER_UNIQUE_ID))['200']).toBe(2);
+    expect((await vertexCallsOf(emu, RUNNER_UNIQUE_ID))['200']).toBe(2);
   });
 
   it('given a job of another repository id, when google-auth exchanges its token, then STS refuses it with Google’s error', async () => {
-    await useCredentials('other-repo', githubActionsConfig(emu.registerGithubRunner({ ...REPOSITORY, repositoryId: '75' }), RUNNER_SA));
+    await useCredentials('other-repo', githubActionsConfig(emu, emu.registerGithubRunner({ ...REPOSITORY, repositoryId: '75' }), RUNNER_SA));
     const err = await rejection(new GoogleAuth({ scopes: [CLOUD_PLATFORM] }).getAccessToken());
     expect(String(err.message)).toContain('unauthorized_client');
     expect(String(err.message)).toContain('The given credential is rejected by the attribute condition.');
@@ -111,7 +76,7 @@ describe('google-auth-library with an external_account configuration', () => {
   });
 
   it('given an account that does not grant workloadIdentityUser, when google-auth impersonates it, then IAM Credentials answers 403', async () => {
-    await useCredentials('unbound', githubActionsConfig(emu.registerGithubRunner(REPOSITORY), UNBOUND_SA));
+    await useCredentials('unbound', githubActionsConfig(emu, emu.registerGithubRunner(REPOSITORY), UNBOUND_SA));
     const err = await rejection(new GoogleAuth({ scopes: [CLOUD_PLATFORM] }).getAccessToken());
     expect(err.response?.status).toBe(403);
     expect(JSON.stringify(err.response?.data)).toContain("Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).");

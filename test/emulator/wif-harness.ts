@@ -1,7 +1,7 @@
 // An estate for the Workload Identity Federation tests: a pool with GitHub and GitLab providers
 // pinned to numeric ids, a pipeline account that a GitHub repository may impersonate, one that
 // nobody may, and the demo models so Vertex answers.
-import { startEmulator, type FixtureInput, type RunningEmulator } from '../../emulator/index';
+import { startEmulator, type FixtureInput, type GithubRunner, type RunningEmulator } from '../../emulator/index';
 import { demoModels } from '../../emulator/model/fixture';
 
 export const PROJECT = 'demo-project';
@@ -88,3 +88,38 @@ export async function exchange(emu: RunningEmulator, subjectToken: string, audie
 
 /** The default audience GitHub's auth action asks for: the provider, https. */
 export const githubAudience = (provider = GITHUB_PROVIDER) => `https://iam.googleapis.com/${provider}`;
+
+/** What google-github-actions/auth writes for a job, with the emulator's endpoints. */
+export function githubActionsConfig(emu: RunningEmulator, runner: GithubRunner, account: string) {
+  return {
+    type: 'external_account',
+    audience: `//iam.googleapis.com/${GITHUB_PROVIDER}`,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+    token_url: emu.stsTokenUrl,
+    service_account_impersonation_url: emu.impersonationUrlFor(account),
+    credential_source: {
+      url: `${runner.ACTIONS_ID_TOKEN_REQUEST_URL}&audience=${encodeURIComponent(githubAudience())}`,
+      headers: { Authorization: `bearer ${runner.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` },
+      format: { type: 'json', subject_token_field_name: 'value' },
+    },
+  };
+}
+
+/** Vertex calls Cloud Monitoring counts under an account (`serviceaccount:<uniqueId>`), by response code. */
+export async function vertexCallsOf(emu: RunningEmulator, uniqueId: string): Promise<Record<string, number>> {
+  const now = Date.now();
+  const params = new URLSearchParams({
+    filter: `metric.type = "serviceruntime.googleapis.com/api/request_count" AND resource.type = "consumed_api" AND resource.labels.credential_id = "serviceaccount:${uniqueId}"`,
+    'interval.startTime': new Date(now - 3_600_000).toISOString(),
+    'interval.endTime': new Date(now + 120_000).toISOString(),
+  });
+  const auditor = emu.mintAccessToken(`auditor@${PROJECT}.iam.gserviceaccount.com`);
+  const res = await fetch(`${emu.baseUrl}/v3/projects/${PROJECT}/timeSeries?${params}`, { headers: { authorization: `Bearer ${auditor}` } });
+  const body = (await res.json()) as { timeSeries?: Array<{ metric: { labels: Record<string, string> }; points: Array<{ value: { int64Value: string } }> }> };
+  const counts: Record<string, number> = {};
+  for (const series of body.timeSeries ?? []) {
+    const code = series.metric.labels.response_code!;
+    counts[code] = (counts[code] ?? 0) + series.points.reduce((sum, p) => sum + Number(p.value.int64Value), 0);
+  }
+  return counts;
+}
