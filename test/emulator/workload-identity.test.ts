@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { v1beta } from '@google-cloud/iam';
 import type { OAuth2Client } from 'google-auth-library';
 import { CI_DEPLOYER, googleError, PROJECT, PROJECT_NUMBER, rejection, startCoreHarness, type CoreHarness } from './core-harness';
 
@@ -178,6 +179,26 @@ describe('workload identity pool providers', () => {
     expect(conflict.status).toBe(409);
     const { data: undeleted } = await providers().undelete({ name: `${parent}/providers/gitlab`, requestBody: {} });
     expect(undeleted.response).toMatchObject({ state: 'ACTIVE', attributeCondition: "assertion.project_id == '43'" });
+  });
+});
+
+describe('the GAPIC v1beta client (@google-cloud/iam)', () => {
+  it('creates, lists and deletes a pool through its long-running operations', async () => {
+    const url = new URL(h.baseUrl);
+    const client = new v1beta.WorkloadIdentityPoolsClient({ fallback: true, apiEndpoint: url.hostname, port: Number(url.port), protocol: 'http', authClient: owner });
+    try {
+      const [created] = await client.createWorkloadIdentityPool({ parent: PARENT, workloadIdentityPoolId: 'gapic-pool', workloadIdentityPool: { displayName: 'gapic' } });
+      const [pool] = await created.promise();
+      expect(pool).toMatchObject({ name: poolName('gapic-pool'), displayName: 'gapic' });
+      const [pools] = await client.listWorkloadIdentityPools({ parent: PARENT });
+      expect(pools.map((p) => p.name)).toContain(poolName('gapic-pool'));
+      const [deleting] = await client.deleteWorkloadIdentityPool({ name: `${PARENT}/workloadIdentityPools/gapic-pool` });
+      const [deleted] = await deleting.promise();
+      // gax decodes enums as numbers or names depending on the response; DELETED is 2.
+      expect(['DELETED', 2]).toContain(deleted.state as unknown as string | number);
+    } finally {
+      await client.close();
+    }
   });
 });
 
