@@ -467,10 +467,10 @@ export class EmulatorCore {
   }
 
   /** Whether `member` holds any of `roles` on the project, and whether the binding has propagated. */
-  hasProjectRole(projectId: string, member: string, roles: readonly string[]): { granted: boolean; effective: boolean } {
+  hasProjectRole(projectId: string, member: string | readonly string[], roles: readonly string[]): { granted: boolean; effective: boolean } {
     const project = this.resolveProject(projectId);
     if (!project) return { granted: false, effective: false };
-    const grant = policyGrant(project.policy, [member, 'allAuthenticatedUsers', 'allUsers'], (role) => roles.includes(role) || role === 'roles/owner');
+    const grant = policyGrant(project.policy, [...(typeof member === 'string' ? [member] : member), 'allAuthenticatedUsers', 'allUsers'], (role) => roles.includes(role) || role === 'roles/owner');
     return { granted: grant.granted, effective: grant.granted && this.propagated(grant.since!) };
   }
 

@@ -43,6 +43,11 @@ export function memberOf(principal: Principal): string {
   return principal.serviceAccountEmail ? `serviceAccount:${principal.serviceAccountEmail}` : `apikey:${principal.uid}`;
 }
 
+/** The members a principal matches in a policy: a federated principal matches its principalSets too. */
+export function policyMembersOf(principal: Principal): string | readonly string[] {
+  return principal.kind === 'federated' ? principal.members : memberOf(principal);
+}
+
 /** The `details` entry Google adds to Gemini API errors. */
 export function localizedMessage(message: string): unknown {
   return { '@type': 'type.googleapis.com/google.rpc.LocalizedMessage', locale: 'en-US', message };

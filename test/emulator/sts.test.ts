@@ -132,6 +132,24 @@ describe('STS token exchange', () => {
   });
 });
 
+describe('direct resource access with a federated token', () => {
+  it('calls Vertex as the pool principal once the project grants its principalSet the role', async () => {
+    const federated = (await exchange(emu, await githubToken())).body.access_token;
+    const vertex = `/v1/projects/${PROJECT}/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent`;
+    const prompt = { contents: [{ role: 'user', parts: [{ text: 'hello' }] }] };
+    const before = await rest('POST', vertex, federated, prompt);
+    expect(before.status).toBe(403);
+    expect(before.body.error.message).toContain("Permission 'aiplatform.endpoints.predict' denied");
+
+    const owner = await ownerToken();
+    const policy = await rest('POST', `/v3/projects/${PROJECT}:getIamPolicy`, owner, {});
+    const member = `principalSet://iam.googleapis.com/${POOL}/attribute.repository_id/${REPOSITORY.repositoryId}`;
+    const set = await rest('POST', `/v3/projects/${PROJECT}:setIamPolicy`, owner, { policy: { ...policy.body, bindings: [...policy.body.bindings, { role: 'roles/aiplatform.user', members: [member] }] } });
+    expect(set.status).toBe(200);
+    expect((await rest('POST', vertex, federated, prompt)).status).toBe(200);
+  });
+});
+
 describe('IAM Credentials with a federated token', () => {
   it('mints an account token when the account grants workloadIdentityUser to the repository’s principalSet', async () => {
     const federated = (await exchange(emu, await githubToken())).body.access_token;
