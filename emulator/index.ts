@@ -12,6 +12,8 @@ import { FixtureError, loadFixtureFile, parseFixture, type Fixture, type Fixture
 import { mountGenerativeSurfaces } from './core/generative-mount';
 import { closeServer, listen, Router } from './core/http';
 import { serviceAccountKeyFile } from './core/identity';
+import { OidcIssuers, type GithubRunner, type GithubRunnerInput, type MintedToken, type MintOptions } from './core/oidc-issuers';
+import type { GithubJob, GitlabJob } from './core/ci-claims';
 import { adminRoutes } from './surfaces/admin';
 import { apiKeysRoutes } from './surfaces/apikeys';
 import { iamRoutes } from './surfaces/iam';
@@ -19,8 +21,16 @@ import { iamCredentialsRoutes } from './surfaces/iamcredentials';
 import { metadataNotFound, metadataRoutes } from './surfaces/metadata';
 import { oauth2Routes } from './surfaces/oauth2';
 import { resourceManagerRoutes } from './surfaces/resourcemanager';
+import { cloudRunRoutes } from './surfaces/cloudrun';
+import { oidcAdminRoutes, oidcIssuerRoutes } from './surfaces/oidc-issuers';
+import { stsRoutes } from './surfaces/sts';
+import { workloadIdentityRoutes } from './surfaces/workload-identity';
 
 export { demoFixture, demoFixtureInput, DEMO_ORCHESTRATOR, DEMO_PROJECT, DEMO_PROJECT_NUMBER, ORCHESTRATOR_ROLES, PIPELINE_ANNOTATION } from './core/demo';
+export { GITHUB_ACTIONS_ISSUER, GITLAB_COM_ISSUER, githubSubject, gitlabSubject, type GithubJob, type GitlabJob } from './core/ci-claims';
+export { ISSUER_PATH_PREFIX, emulatorUrlOf } from './core/oidc';
+export type { GithubRunner, GithubRunnerInput, MintedToken, MintOptions } from './core/oidc-issuers';
+export { defaultAllowedAudiences, poolNameOf, providerNameOf, stsAudienceOf } from './core/workload-identity';
 export { FixtureError, loadFixtureFile, parseFixture, parseFixtureText, type Fixture, type FixtureInput } from './core/fixture';
 
 export interface StartEmulatorOptions {
@@ -73,6 +83,23 @@ export interface RunningEmulator {
   issueKey(email: string): Promise<ReturnType<typeof serviceAccountKeyFile>>;
   /** The environment a process sets to act as `email` through ADC. */
   envFor(email: string): Promise<Record<string, string>>;
+  /** `token_url` of an external_account configuration: the emulator's STS. */
+  stsTokenUrl: string;
+  /** `service_account_impersonation_url` of an external_account configuration for `email`. */
+  impersonationUrlFor(email: string): string;
+  /**
+   * A simulated GitHub Actions job: the ACTIONS_ID_TOKEN_REQUEST_URL / _TOKEN it sees (absent
+   * with `idTokenWrite: false`), which answer signed tokens of its repository, ref, environment.
+   */
+  registerGithubRunner(input: GithubRunnerInput): GithubRunner;
+  /** A GitHub Actions ID token for a job (options: audience, lifetime, expired, bad signature, claim overrides). */
+  mintGithubToken(job: GithubJob, options?: MintOptions): Promise<MintedToken>;
+  /** A GitLab CI/CD ID token for a job. */
+  mintGitlabToken(job: GitlabJob, options?: MintOptions): Promise<MintedToken>;
+  /** A token of any simulated issuer with exactly `options.claims` (plus jti, iss, aud and times). */
+  mintOidcToken(issuer: string, options?: MintOptions): Promise<MintedToken>;
+  /** Simulates one more issuer (https), e.g. a Kubernetes cluster's or a self-managed GitLab. */
+  addOidcIssuer(issuer: string, kind?: 'github' | 'gitlab' | 'generic'): void;
   stop(): Promise<void>;
 }
 
@@ -137,12 +164,18 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
   const { server, port } = await listen({ core, router }, options.port ?? 0);
   const baseUrl = `http://127.0.0.1:${port}`;
   core.baseUrl = baseUrl;
+  const issuers = new OidcIssuers(core);
   const routes: RouteDef[] = [
     ...adminRoutes(core, { attach, metadataHosts }),
+    ...oidcAdminRoutes(issuers),
+    ...oidcIssuerRoutes(issuers),
+    ...stsRoutes(core),
+    ...cloudRunRoutes(core),
     ...oauth2Routes(core),
     ...apiKeysRoutes(core),
     ...iamCredentialsRoutes(core),
     ...iamRoutes(core),
+    ...workloadIdentityRoutes(core),
     ...resourceManagerRoutes(core),
     ...mountGenerativeSurfaces(core),
   ];
@@ -193,6 +226,15 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
       const account = core.liveServiceAccount(email);
       if (!account) throw new Error(`unknown service account ${email}`);
       return { GCE_METADATA_HOST: await attach(email), GOOGLE_CLOUD_PROJECT: account.projectId, KEYLESS_EMULATOR: baseUrl };
+    },
+    stsTokenUrl: `${baseUrl}/v1/token`,
+    impersonationUrlFor: (email) => `${baseUrl}/v1/projects/-/serviceAccounts/${email}:generateAccessToken`,
+    registerGithubRunner: (input) => issuers.registerGithubRunner(input),
+    mintGithubToken: (job, mintOptions) => issuers.mintGithub(job, mintOptions),
+    mintGitlabToken: (job, mintOptions) => issuers.mintGitlab(job, mintOptions),
+    mintOidcToken: (issuer, mintOptions = {}) => issuers.mint(issuer, {}, mintOptions, { audience: issuer, lifetimeSeconds: 3600 }),
+    addOidcIssuer: (issuer, kind = 'generic') => {
+      issuers.ensure(issuer, kind);
     },
     stop: () => {
       stopped ??= (async () => {

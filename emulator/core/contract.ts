@@ -16,12 +16,17 @@ export type SurfaceName =
   | 'vertex'
   | 'monitoring'
   | 'storage'
+  | 'sts'
+  | 'run'
+  | 'oidc'
   | 'admin';
 
 /** Who made a request, as the emulator resolved it from the request's credentials. */
 export type Principal =
   | { kind: 'serviceAccount'; email: string; uniqueId: string; project: string }
   | { kind: 'user'; email: string }
+  /** A workload identity pool principal (a token from STS); `member` is its `principal://…`. */
+  | { kind: 'federated'; member: string; members: string[]; poolName: string; subject: string }
   | { kind: 'apiKey'; keyName: string; uid: string; project: string; projectNumber: string; serviceAccountEmail?: string };
 
 /** A parsed request as a surface handler sees it. */

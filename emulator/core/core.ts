@@ -7,7 +7,8 @@ import type { Principal, SurfaceName } from './contract';
 import type { EmuRequest, EmuResponse } from './contract';
 import { GoogleApiError, permissionDenied, unauthenticated, rpcStatusForHttp, googleErrorResponse } from './errors';
 import type { Fixture, SurfaceFault } from './fixture';
-import { decodeJwt, newAccessToken, newAccountKey, newAuthKeyString, newStandardKeyString, newUniqueId, verifyAccountSignature } from './identity';
+import { decodeJwt, newAccessToken, newAccountKey, newFederatedAccessToken, newAuthKeyString, newStandardKeyString, newUniqueId, verifyAccountSignature } from './identity';
+import { poolNameOf, providerNameOf } from './workload-identity';
 import { ROLE_PERMISSIONS, addBinding, membersOf, newPolicy, policyGrant, roleGrants, newPolicyEtag } from './iam';
 import {
   emptyState,
@@ -16,7 +17,9 @@ import {
   writeStateFileSync,
   type ApiKeyRecord,
   type AuditEntry,
+  type AccessTokenRecord,
   type EmulatorState,
+  type FederatedIdentity,
   type PolicyRecord,
   type ServiceAccountRecord,
 } from './state';
@@ -187,6 +190,65 @@ export class EmulatorCore {
       };
       this.state.keys[record.name] = record;
     }
+    this.seedWorkloadIdentity();
+    this.seedCloudRun();
+  }
+
+  private seedWorkloadIdentity(): void {
+    const now = this.nowIso();
+    for (const pool of this.fixture.workloadIdentityPools) {
+      const project = this.state.projects[pool.project]!;
+      const name = poolNameOf(project.projectNumber, pool.poolId);
+      this.state.workloadIdentityPools[name] = {
+        name,
+        projectId: project.projectId,
+        projectNumber: project.projectNumber,
+        poolId: pool.poolId,
+        ...(pool.displayName !== undefined ? { displayName: pool.displayName } : {}),
+        ...(pool.description !== undefined ? { description: pool.description } : {}),
+        disabled: pool.disabled,
+        createTime: now,
+        updateTime: now,
+        ...(pool.deleteTime ? { deleteTime: pool.deleteTime.toISOString() } : {}),
+      };
+      for (const provider of pool.providers) {
+        const providerName = providerNameOf(name, provider.providerId);
+        this.state.workloadIdentityPoolProviders[providerName] = {
+          name: providerName,
+          poolName: name,
+          providerId: provider.providerId,
+          ...(provider.displayName !== undefined ? { displayName: provider.displayName } : {}),
+          ...(provider.description !== undefined ? { description: provider.description } : {}),
+          disabled: provider.disabled,
+          attributeMapping: provider.attributeMapping,
+          ...(provider.attributeCondition !== undefined ? { attributeCondition: provider.attributeCondition } : {}),
+          oidc: provider.oidc,
+          createTime: now,
+          updateTime: now,
+          ...(provider.deleteTime ? { deleteTime: provider.deleteTime.toISOString() } : {}),
+        };
+      }
+    }
+  }
+
+  private seedCloudRun(): void {
+    for (const kind of ['jobs', 'services'] as const) {
+      for (const resource of this.fixture.cloudRun[kind]) {
+        const project = this.state.projects[resource.project]!;
+        this.state.cloudRun[`projects/${project.projectId}/locations/${resource.location}/${kind}/${resource.name}`] = {
+          kind: kind === 'jobs' ? 'job' : 'service',
+          projectId: project.projectId,
+          projectNumber: project.projectNumber,
+          location: resource.location,
+          resourceId: resource.name,
+          uid: randomUUID(),
+          image: resource.image,
+          ...(resource.serviceAccount ? { serviceAccount: resource.serviceAccount } : {}),
+          labels: resource.labels,
+          createTime: this.nowIso(),
+        };
+      }
+    }
   }
 
 
@@ -276,6 +338,27 @@ export class EmulatorCore {
     return { token, expiresAt, expireTime: new Date(expiresAt).toISOString() };
   }
 
+  /** Stores a token STS issued for a workload identity pool principal. */
+  mintFederatedToken(identity: FederatedIdentity, lifetimeSeconds: number, scopes: string[]) {
+    const token = newFederatedAccessToken();
+    const expiresAt = Date.now() + lifetimeSeconds * 1000;
+    this.state.tokens[token] = { kind: 'federated', email: identity.members[0]!, expiresAt, scopes, federated: identity };
+    this.markDirty();
+    return { token, expiresAt };
+  }
+
+  /**
+   * A federated token grants access while its pool is active and enabled (IAM docs: a deleted
+   * or disabled pool's tokens stop working and work again after undelete); its provider's
+   * state does not matter once the token is issued.
+   */
+  private federatedPrincipal(record: AccessTokenRecord): { principal: Principal } | { error: GoogleApiError } {
+    const identity = record.federated;
+    const pool = identity ? this.state.workloadIdentityPools[identity.poolName] : undefined;
+    if (!identity || !pool || pool.deleteTime || pool.disabled) return { error: unauthenticated(undefined) };
+    return { principal: { kind: 'federated', member: identity.members[0]!, members: identity.members, poolName: identity.poolName, subject: identity.subject } };
+  }
+
   private principalOfAccount(account: ServiceAccountRecord): Principal {
     return { kind: 'serviceAccount', email: account.email, uniqueId: account.uniqueId, project: account.projectId };
   }
@@ -301,6 +384,7 @@ export class EmulatorCore {
     if (record) {
       if (record.expiresAt <= Date.now()) return { error: unauthenticated('ACCESS_TOKEN_EXPIRED') };
       if (record.kind === 'user') return { principal: { kind: 'user', email: record.email } };
+      if (record.kind === 'federated') return this.federatedPrincipal(record);
       const account = this.liveServiceAccount(record.email);
       // A disabled account's tokens stop working at once (IAM docs).
       if (!account || account.disabled) return { error: unauthenticated(undefined) };
@@ -383,10 +467,10 @@ export class EmulatorCore {
   }
 
   /** Whether `member` holds any of `roles` on the project, and whether the binding has propagated. */
-  hasProjectRole(projectId: string, member: string, roles: readonly string[]): { granted: boolean; effective: boolean } {
+  hasProjectRole(projectId: string, member: string | readonly string[], roles: readonly string[]): { granted: boolean; effective: boolean } {
     const project = this.resolveProject(projectId);
     if (!project) return { granted: false, effective: false };
-    const grant = policyGrant(project.policy, [member, 'allAuthenticatedUsers', 'allUsers'], (role) => roles.includes(role) || role === 'roles/owner');
+    const grant = policyGrant(project.policy, [...(typeof member === 'string' ? [member] : member), 'allAuthenticatedUsers', 'allUsers'], (role) => roles.includes(role) || role === 'roles/owner');
     return { granted: grant.granted, effective: grant.granted && this.propagated(grant.since!) };
   }
 
@@ -395,8 +479,8 @@ export class EmulatorCore {
   }
 
 
-  recordOperation(name: string, result: { response?: unknown; error?: { code: number; message: string } }): void {
-    const pending = this.fixture.apiKeys.pendingOperationPolls;
+  /** Stores an LRO; `pending` is how many operations.get polls it stays `done:false` (default: the API Keys setting). */
+  recordOperation(name: string, result: { response?: unknown; error?: { code: number; message: string } }, pending = this.fixture.apiKeys.pendingOperationPolls): void {
     this.state.operations[name] = { name, done: pending === 0, pendingPolls: pending, ...result, createdAt: Date.now() };
     const names = Object.keys(this.state.operations);
     if (names.length > OPERATION_LIMIT) for (const old of names.slice(0, names.length - OPERATION_LIMIT)) delete this.state.operations[old];

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { BucketFixtureSchema, ModelFixtureSchema } from '../model/fixture';
 import { UNAUTHENTICATED_MESSAGE } from './errors';
+import { issuerUriProblem, providerProblem, wifIdProblem } from './workload-identity';
 
 export const SURFACES = [
   'apikeys',
@@ -20,6 +21,8 @@ export const SURFACES = [
   'vertex',
   'monitoring',
   'storage',
+  'sts',
+  'run',
 ] as const;
 const SurfaceSchema = z.enum(SURFACES);
 
@@ -115,6 +118,45 @@ const ApiKeyFixtureSchema = z.object({
   deleteTime: InstantSchema.optional(),
 });
 
+/** An OIDC provider of a workload identity pool, in the IAM v1 JSON shape. */
+const ProviderFixtureSchema = z.object({
+  providerId: z.string(),
+  displayName: z.string().optional(),
+  description: z.string().optional(),
+  disabled: z.boolean().default(false),
+  attributeMapping: z.record(z.string(), z.string()),
+  attributeCondition: z.string().optional(),
+  oidc: z.object({ issuerUri: z.string(), allowedAudiences: z.array(z.string()).default([]), jwksJson: z.string().optional() }),
+  deleteTime: InstantSchema.optional(),
+});
+
+const PoolFixtureSchema = z.object({
+  project: ProjectIdSchema,
+  poolId: z.string(),
+  displayName: z.string().max(32).optional(),
+  description: z.string().max(256).optional(),
+  disabled: z.boolean().default(false),
+  deleteTime: InstantSchema.optional(),
+  providers: z.array(ProviderFixtureSchema).default([]),
+});
+
+/** An issuer the emulator simulates besides GitHub's and gitlab.com (always there). */
+const OidcIssuerFixtureSchema = z.object({
+  issuer: z.string(),
+  /** github: GitHub Enterprise Server shaped; gitlab: a self-managed GitLab; generic: any other. */
+  kind: z.enum(['github', 'gitlab', 'generic']).default('generic'),
+});
+
+const CloudRunFixtureSchema = z.object({
+  project: ProjectIdSchema,
+  location: z.string().regex(/^[a-z]+-[a-z]+[0-9]+$/, 'a region such as us-central1'),
+  name: z.string().regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, 'a Cloud Run name (lowercase letters, digits, hyphens; up to 49)'),
+  /** The runtime account; absent means the Compute Engine default account. */
+  serviceAccount: z.email().optional(),
+  image: z.string().default('us-docker.pkg.dev/cloudrun/container/job:latest'),
+  labels: z.record(z.string(), z.string()).default({}),
+});
+
 const LatencySchema = z.object({ fixedMs: z.number().nonnegative().default(0), jitterMs: z.number().nonnegative().default(0) });
 
 /** Fault settings of one surface. */
@@ -171,6 +213,11 @@ export const FixtureSchema = z
       .default({ maxPageSize: 300, pendingOperationPolls: 0 }),
     models: ModelFixtureSchema.default(ModelFixtureSchema.parse({})),
     buckets: BucketFixtureSchema.default([]),
+    workloadIdentityPools: z.array(PoolFixtureSchema).default([]),
+    oidcIssuers: z.array(OidcIssuerFixtureSchema).default([]),
+    cloudRun: z
+      .object({ jobs: z.array(CloudRunFixtureSchema).default([]), services: z.array(CloudRunFixtureSchema).default([]) })
+      .default({ jobs: [], services: [] }),
   })
   .superRefine((fixture, ctx) => {
     const projectIds = new Set<string>();
@@ -203,6 +250,32 @@ export const FixtureSchema = z
     fixture.buckets.forEach((bucket, i) => {
       if (!projectIds.has(bucket.project)) ctx.addIssue({ code: 'custom', path: ['buckets', i, 'project'], message: `unknown project ${bucket.project}` });
     });
+    const poolNames = new Set<string>();
+    fixture.workloadIdentityPools.forEach((pool, i) => {
+      const at = ['workloadIdentityPools', i];
+      if (!projectIds.has(pool.project)) ctx.addIssue({ code: 'custom', path: [...at, 'project'], message: `unknown project ${pool.project}` });
+      const idProblem = wifIdProblem('pool', pool.poolId);
+      if (idProblem) ctx.addIssue({ code: 'custom', path: [...at, 'poolId'], message: idProblem });
+      if (poolNames.has(`${pool.project}/${pool.poolId}`)) ctx.addIssue({ code: 'custom', path: [...at, 'poolId'], message: `duplicate pool id ${pool.poolId}` });
+      poolNames.add(`${pool.project}/${pool.poolId}`);
+      const providerIds = new Set<string>();
+      pool.providers.forEach((provider, j) => {
+        const pat = [...at, 'providers', j];
+        const problem = wifIdProblem('provider', provider.providerId) ?? providerProblem(provider);
+        if (problem) ctx.addIssue({ code: 'custom', path: pat, message: problem });
+        if (providerIds.has(provider.providerId)) ctx.addIssue({ code: 'custom', path: [...pat, 'providerId'], message: `duplicate provider id ${provider.providerId}` });
+        providerIds.add(provider.providerId);
+      });
+    });
+    fixture.oidcIssuers.forEach((issuer, i) => {
+      const problem = issuerUriProblem(issuer.issuer);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['oidcIssuers', i, 'issuer'], message: problem });
+    });
+    for (const kind of ['jobs', 'services'] as const) {
+      fixture.cloudRun[kind].forEach((resource, i) => {
+        if (!projectIds.has(resource.project)) ctx.addIssue({ code: 'custom', path: ['cloudRun', kind, i, 'project'], message: `unknown project ${resource.project}` });
+      });
+    }
   });
 
 export type Fixture = z.output<typeof FixtureSchema>;

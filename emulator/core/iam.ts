@@ -11,11 +11,13 @@ const SA_ADMIN = ['create', 'delete', 'disable', 'enable', 'get', 'getIamPolicy'
   (verb) => `iam.serviceAccounts.${verb}`,
 );
 const TOKEN_CREATOR = ['getAccessToken', 'getOpenIdToken', 'implicitDelegation', 'signBlob', 'signJwt'].map((verb) => `iam.serviceAccounts.${verb}`);
+const WIF_READ = ['iam.workloadIdentityPools.get', 'iam.workloadIdentityPools.list', 'iam.workloadIdentityPoolProviders.get', 'iam.workloadIdentityPoolProviders.list'];
+const RUN_READ = ['run.jobs.get', 'run.jobs.list', 'run.services.get', 'run.services.list'];
 
 /** Permissions of the roles the emulator knows; a trailing `*` matches a prefix. */
 export const ROLE_PERMISSIONS: Record<string, readonly string[]> = {
   'roles/owner': ['*'],
-  'roles/editor': ['apikeys.*', 'iam.serviceAccounts.*', 'monitoring.*', 'storage.*', 'aiplatform.*', 'resourcemanager.projects.get', 'resourcemanager.projects.getIamPolicy'],
+  'roles/editor': ['apikeys.*', 'iam.serviceAccounts.*', 'monitoring.*', 'storage.*', 'aiplatform.*', 'resourcemanager.projects.get', 'resourcemanager.projects.getIamPolicy', ...WIF_READ, 'run.*'],
   'roles/viewer': [
     'apikeys.keys.get',
     'apikeys.keys.list',
@@ -27,6 +29,8 @@ export const ROLE_PERMISSIONS: Record<string, readonly string[]> = {
     'monitoring.timeSeries.list',
     'storage.objects.get',
     'storage.objects.list',
+    ...WIF_READ,
+    ...RUN_READ,
   ],
   'roles/serviceusage.apiKeysAdmin': ['apikeys.keys.*', 'serviceusage.services.list', 'resourcemanager.projects.get'],
   'roles/serviceusage.apiKeysViewer': ['apikeys.keys.get', 'apikeys.keys.list', 'apikeys.keys.lookup'],
@@ -34,6 +38,13 @@ export const ROLE_PERMISSIONS: Record<string, readonly string[]> = {
   'roles/iam.serviceAccountViewer': ['iam.serviceAccounts.get', 'iam.serviceAccounts.list', 'resourcemanager.projects.get'],
   'roles/iam.serviceAccountUser': ['iam.serviceAccounts.actAs', 'iam.serviceAccounts.get', 'iam.serviceAccounts.list'],
   'roles/iam.serviceAccountTokenCreator': TOKEN_CREATOR,
+  // What a federated principal needs on an account to impersonate it.
+  'roles/iam.workloadIdentityUser': ['iam.serviceAccounts.get', 'iam.serviceAccounts.getAccessToken', 'iam.serviceAccounts.getOpenIdToken', 'iam.serviceAccounts.list'],
+  'roles/iam.workloadIdentityPoolAdmin': ['iam.workloadIdentityPools.*', 'iam.workloadIdentityPoolProviders.*', 'resourcemanager.projects.get'],
+  'roles/iam.workloadIdentityPoolViewer': WIF_READ,
+  'roles/run.viewer': RUN_READ,
+  'roles/run.developer': ['run.*'],
+  'roles/run.admin': ['run.*'],
   'roles/iam.securityAdmin': ['iam.serviceAccounts.getIamPolicy', 'iam.serviceAccounts.setIamPolicy', 'resourcemanager.projects.getIamPolicy', 'resourcemanager.projects.setIamPolicy'],
   'roles/resourcemanager.projectIamAdmin': ['resourcemanager.projects.getIamPolicy', 'resourcemanager.projects.setIamPolicy'],
   'roles/monitoring.viewer': ['monitoring.timeSeries.list', 'monitoring.metricDescriptors.get', 'monitoring.metricDescriptors.list'],
@@ -57,6 +68,8 @@ export function membersOf(principal: Principal): string[] {
       return [`user:${principal.email}`, 'allAuthenticatedUsers', 'allUsers'];
     case 'apiKey':
       return principal.serviceAccountEmail ? [`serviceAccount:${principal.serviceAccountEmail}`, 'allAuthenticatedUsers', 'allUsers'] : ['allUsers'];
+    case 'federated':
+      return [...principal.members, 'allAuthenticatedUsers', 'allUsers'];
   }
 }
 
@@ -64,6 +77,7 @@ export function membersOf(principal: Principal): string[] {
 export function describePrincipal(principal: Principal | undefined): string {
   if (!principal) return 'anonymous';
   if (principal.kind === 'apiKey') return `apiKey:${principal.keyName}`;
+  if (principal.kind === 'federated') return principal.member;
   return `${principal.kind}:${principal.email}`;
 }
 

@@ -32,6 +32,11 @@ export function newAccessToken(): string {
   return `ya29.c.${randomBytes(48).toString('base64url')}`;
 }
 
+/** An opaque STS (federated) access token; Google's carry a different prefix than account tokens. */
+export function newFederatedAccessToken(): string {
+  return `ya29.d.${randomBytes(48).toString('base64url')}`;
+}
+
 /** A 21-digit numeric unique id, as IAM gives service accounts. */
 export function newUniqueId(): string {
   const digits = randomBytes(20);

@@ -73,11 +73,88 @@ export interface ServiceAccountRecord {
 }
 
 export interface AccessTokenRecord {
-  /** `serviceAccount` tokens act as the account; `user` tokens as a human principal. */
-  kind: 'serviceAccount' | 'user';
+  /**
+   * `serviceAccount` tokens act as the account; `user` tokens as a human principal; `federated`
+   * tokens (from STS) as a workload identity pool principal, `email` then holding its
+   * `principal://…` member.
+   */
+  kind: 'serviceAccount' | 'user' | 'federated';
   email: string;
   expiresAt: number;
   scopes: string[];
+  federated?: FederatedIdentity;
+}
+
+/** Who a federated token stands for: the pool principal and every member matching it. */
+export interface FederatedIdentity {
+  poolName: string;
+  providerName: string;
+  subject: string;
+  /** `principal://…/subject/…`, `principalSet://…/attribute.x/v`, `…/group/g`, `…/*`. */
+  members: string[];
+}
+
+/** IAM v1 WorkloadIdentityPool (names use the project number). */
+export interface WorkloadIdentityPoolRecord {
+  name: string;
+  projectId: string;
+  projectNumber: string;
+  poolId: string;
+  displayName?: string;
+  description?: string;
+  disabled: boolean;
+  createTime: string;
+  updateTime: string;
+  deleteTime?: string;
+}
+
+/** IAM v1 WorkloadIdentityPoolProvider of the OIDC kind. */
+export interface WorkloadIdentityPoolProviderRecord {
+  name: string;
+  poolName: string;
+  providerId: string;
+  displayName?: string;
+  description?: string;
+  disabled: boolean;
+  attributeMapping: Record<string, string>;
+  attributeCondition?: string;
+  oidc: { issuerUri: string; allowedAudiences: string[]; jwksJson?: string };
+  createTime: string;
+  updateTime: string;
+  deleteTime?: string;
+}
+
+/** An OIDC issuer the emulator simulates, with the keys it signs tokens with. */
+export interface OidcIssuerRecord {
+  issuer: string;
+  /** Decides the discovery layout and which claims its tokens carry. */
+  kind: 'github' | 'gitlab' | 'generic';
+  keys: Array<{ kid: string; publicKeyPem: string; privateKeyPem: string }>;
+}
+
+/** A simulated GitHub Actions job that may request ID tokens. */
+export interface GithubRunnerRecord {
+  runnerId: string;
+  requestToken: string;
+  issuer: string;
+  /** Claims every token carries, before times, `jti` and `aud` are added. */
+  claims: Record<string, unknown>;
+  defaultAudience: string;
+  lifetimeSeconds: number;
+}
+
+/** A Cloud Run job or service as the Admin API v2 describes it. */
+export interface CloudRunResourceRecord {
+  kind: 'job' | 'service';
+  projectId: string;
+  projectNumber: string;
+  location: string;
+  resourceId: string;
+  uid: string;
+  image: string;
+  serviceAccount?: string;
+  labels: Record<string, string>;
+  createTime: string;
 }
 
 export interface OperationRecord {
@@ -114,6 +191,12 @@ export interface EmulatorState {
   clockOffsetMs: number;
   /** Metadata server port per attached account, reused after a restart when free. */
   metadataPorts?: Record<string, number>;
+  workloadIdentityPools: Record<string, WorkloadIdentityPoolRecord>;
+  workloadIdentityPoolProviders: Record<string, WorkloadIdentityPoolProviderRecord>;
+  oidcIssuers: Record<string, OidcIssuerRecord>;
+  githubRunners: Record<string, GithubRunnerRecord>;
+  /** By `projects/{id}/locations/{l}/{jobs|services}/{name}`. */
+  cloudRun: Record<string, CloudRunResourceRecord>;
 }
 
 export function emptyState(): EmulatorState {
@@ -127,6 +210,11 @@ export function emptyState(): EmulatorState {
     audit: [],
     generative: emptyGenerativeState(),
     clockOffsetMs: 0,
+    workloadIdentityPools: {},
+    workloadIdentityPoolProviders: {},
+    oidcIssuers: {},
+    githubRunners: {},
+    cloudRun: {},
   };
 }
 

@@ -39,7 +39,13 @@ export function bearerPrincipal(ctx: GenerativeContext, req: EmuRequest, service
 export function memberOf(principal: Principal): string {
   if (principal.kind === 'serviceAccount') return `serviceAccount:${principal.email}`;
   if (principal.kind === 'user') return `user:${principal.email}`;
+  if (principal.kind === 'federated') return principal.member;
   return principal.serviceAccountEmail ? `serviceAccount:${principal.serviceAccountEmail}` : `apikey:${principal.uid}`;
+}
+
+/** The members a principal matches in a policy: a federated principal matches its principalSets too. */
+export function policyMembersOf(principal: Principal): string | readonly string[] {
+  return principal.kind === 'federated' ? principal.members : memberOf(principal);
 }
 
 /** The `details` entry Google adds to Gemini API errors. */

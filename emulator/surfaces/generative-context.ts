@@ -124,7 +124,7 @@ export interface GenerativeContext {
   /** Resolves a project id or number. */
   resolveProject(idOrNumber: string): { projectId: string; projectNumber: string } | undefined;
   /** Whether `member` (e.g. `serviceAccount:x@p.iam.gserviceaccount.com`) holds any of `roles` on the project. */
-  hasProjectRole(projectId: string, member: string, roles: readonly string[]): RoleCheck;
+  hasProjectRole(projectId: string, member: string | readonly string[], roles: readonly string[]): RoleCheck;
   /** This module's persisted slice; call `markDirty` after mutating it. */
   state: GenerativeState;
   markDirty(): void;

@@ -53,7 +53,8 @@ export function iamCredentialsRoutes(core: EmulatorCore): RouteDef[] {
       }
     }
     const minted = core.mintAccessToken('serviceAccount', account.email, lifetime, scope);
-    return { body: { accessToken: minted.token, expireTime: minted.expireTime } };
+    // Google sends whole seconds; Python's google-auth parses exactly `%Y-%m-%dT%H:%M:%SZ`.
+    return { body: { accessToken: minted.token, expireTime: minted.expireTime.replace(/\.\d+Z$/, 'Z') } };
   };
 
   const generateIdToken = async (req: EmuRequest): Promise<EmuResponse> => {

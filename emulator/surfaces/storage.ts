@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { EmuRequest, EmuResponse, Principal, RouteDef } from '../core/contract';
 import type { BucketFixture } from '../model/fixture';
-import { memberOf } from './generative-common';
+import { policyMembersOf } from './generative-common';
 import type { GenerativeContext, GenerativeState, StoredBucket, StoredObject } from './generative-context';
 
 const READ_ROLES = [
@@ -76,8 +76,8 @@ function authorize(ctx: GenerativeContext, req: EmuRequest, project: string, rol
   }
   const principal = ctx.resolveBearer(authorization);
   if (!principal) throw new StorageError(401, 'Invalid Credentials', 'authError', { locationType: 'header', location: 'Authorization' });
-  if (!ctx.hasProjectRole(project, memberOf(principal), roles).granted) {
-    const who = principal.kind === 'apiKey' ? principal.keyName : principal.email;
+  if (!ctx.hasProjectRole(project, policyMembersOf(principal), roles).granted) {
+    const who = principal.kind === 'apiKey' ? principal.keyName : principal.kind === 'federated' ? principal.member : principal.email;
     throw new StorageError(403, `${who} does not have ${permission} access to the Google Cloud Storage ${what}. Permission '${permission}' denied on resource (or it may not exist).`, 'forbidden');
   }
   return principal;

@@ -8,7 +8,7 @@ import { GoogleApiError, permissionDenied } from '../core/errors';
 import { isServed, resolveModelVersion } from '../model/fixture';
 import { generate, ModelInputError, readPrompt } from '../model/generate';
 import { requireJsonBody } from './gemini';
-import { bearerPrincipal, generatedResponse, memberOf, responseOfError } from './generative-common';
+import { bearerPrincipal, generatedResponse, policyMembersOf, responseOfError } from './generative-common';
 import type { GenerativeContext } from './generative-context';
 import { recordTraffic } from './monitoring';
 
@@ -53,7 +53,7 @@ async function serveVertex(ctx: GenerativeContext, req: EmuRequest): Promise<Emu
     projectId = project?.projectId;
     const resource = `projects/${req.params.project}/locations/${location}/publishers/google/models/${model}`;
     // An unknown project is indistinguishable from a missing permission, as on Google.
-    if (!project || !ctx.hasProjectRole(project.projectId, memberOf(principal), VERTEX_PREDICT_ROLES).effective) {
+    if (!project || !ctx.hasProjectRole(project.projectId, policyMembersOf(principal), VERTEX_PREDICT_ROLES).effective) {
       throw permissionDenied('aiplatform.endpoints.predict', `//${VERTEX_SERVICE}/${resource}`, VERTEX_SERVICE);
     }
     if (!isServed(ctx.models, { kind: 'vertex', location }, model)) {

@@ -1,44 +1,16 @@
 // The Google Cloud CLI against the emulator, unchanged: endpoint override plus an access token file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ORCHESTRATOR, PROJECT, PROJECT_NUMBER, startCoreHarness, type CoreHarness } from './core-harness';
-
-const run = promisify(execFile);
-
-function gcloudAvailable(): boolean {
-  try {
-    execFileSync('gcloud', ['--version'], { stdio: 'ignore', timeout: 30_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { gcloudAvailable, gcloudJson } from './gcloud-harness';
 
 const hasGcloud = gcloudAvailable();
 let h: CoreHarness;
 let dir: string;
 
-async function gcloud(...args: string[]): Promise<any> {
-  const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: dir,
-    CLOUDSDK_CONFIG: join(dir, 'config'),
-    CLOUDSDK_CORE_DISABLE_PROMPTS: '1',
-    CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: '1',
-    CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: 'true',
-    CLOUDSDK_CORE_CHECK_GCE_METADATA: 'false',
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_APIKEYS: `${h.baseUrl}/`,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: `${h.baseUrl}/`,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: `${h.baseUrl}/`,
-  };
-  // Async on purpose: the emulator answers from this same process.
-  const { stdout } = await run('gcloud', [...args, '--project', PROJECT, `--access-token-file=${join(dir, 'token')}`, '--format=json'], { env, timeout: 60_000 });
-  return stdout.trim() ? JSON.parse(stdout) : undefined;
-}
+const gcloud = (...args: string[]) => gcloudJson({ baseUrl: h.baseUrl, dir, project: PROJECT }, ...args);
 
 describe.skipIf(!hasGcloud)('gcloud services api-keys (skipped: gcloud is not installed)', () => {
   beforeAll(async () => {
