@@ -53,7 +53,8 @@ export function iamCredentialsRoutes(core: EmulatorCore): RouteDef[] {
       }
     }
     const minted = core.mintAccessToken('serviceAccount', account.email, lifetime, scope);
-    return { body: { accessToken: minted.token, expireTime: minted.expireTime } };
+    // Google answers whole seconds ("2014-10-02T15:01:23Z"); Python's google-auth parses exactly that.
+    return { body: { accessToken: minted.token, expireTime: minted.expireTime.replace(/\.\d+Z$/, 'Z') } };
   };
 
   const generateIdToken = async (req: EmuRequest): Promise<EmuResponse> => {
