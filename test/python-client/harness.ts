@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,7 +81,10 @@ export async function createPythonEnv(): Promise<PythonEnv> {
       if (!existsSync(join(wheels, '.complete'))) throw err;
     });
   }
-  const [, installMs] = await timed(() => pip(['install', '--quiet', '--no-index', '--find-links', wheels, ...constraints, CLIENT_DIR, 'pytest'], 600_000));
+  // pip builds a local folder in place (build/, *.egg-info): install a copy, so the work tree stays clean.
+  const source = join(dir, 'keyless-route');
+  await cp(CLIENT_DIR, source, { recursive: true, filter: (path) => !/\/(tests|build|[^/]*\.egg-info|__pycache__|\.pytest_cache)$/.test(path) });
+  const [, installMs] = await timed(() => pip(['install', '--quiet', '--no-index', '--find-links', wheels, ...constraints, source, 'pytest'], 600_000));
   return { python, dir, timings: { venvMs, downloadMs, installMs } };
 }
 

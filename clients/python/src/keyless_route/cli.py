@@ -289,6 +289,11 @@ def prepare_exec(args: ExecArgs, env: Mapping[str, str]) -> Tuple[List[str], Dic
         expect={"serviceAccount": args.expect_service_account} if args.expect_service_account else None,
         cache_file=args.cache_file if args.cache_file else default_cache_file(args.store, args.pipeline, args.project, env),
     )
+    # exec says what happened in its one line; the library's own warning would be a second one.
+    import logging
+
+    logging.getLogger("keyless_route").addHandler(logging.NullHandler())
+    logging.getLogger("keyless_route").propagate = False
     view = cache.current()
     vertex = view.route is not None and chooses_vertex(view.route.vertex_percent, args.pipeline, run_id)
     return args.command, child_environment(env, view, vertex, run_id, emulator), decision_line(args.pipeline, run_id, view, vertex)

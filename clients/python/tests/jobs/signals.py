@@ -7,7 +7,8 @@ import time
 
 
 def handler(signum: int, _frame: object) -> None:
-    print(f"got {signal.Signals(signum).name}", flush=True)
+    # os.write, not print: the signal may land while the "ready" line is still being flushed.
+    os.write(1, f"got {signal.Signals(signum).name}\n".encode())
     sys.exit(128 + signum)
 
 
