@@ -3,7 +3,7 @@
 // running the command directly (median of 20, warm route cache). Makes a fresh venv with
 // clients/python installed by pip (wheels cached under .tools/) and the emulator estate the
 // Python tests use. Prints figures; not a test.
-//   npx tsx bench/python-client.ts [callsPerPath=2000]
+//   npx tsx bench/python-client.ts [callsPerPath=3000]
 
 import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
@@ -14,7 +14,7 @@ const venv = await createPythonEnv();
 const cloud = await startPythonClientCloud();
 try {
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(venv.python, [join(REPO, 'bench/python-client.py'), process.argv[2] ?? '2000'], { env: cloud.env, stdio: 'inherit' });
+    const child = spawn(venv.python, [join(REPO, 'bench/python-client.py'), process.argv[2] ?? '3000'], { env: cloud.env, stdio: 'inherit' });
     child.on('error', reject);
     child.on('exit', (c) => resolve(c ?? 1));
   });

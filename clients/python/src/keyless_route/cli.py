@@ -52,7 +52,8 @@ example:
   {EXAMPLE}
 """
 
-VERSION_PATH_FRAGMENT = "#aiplatform.googleapis.com"
+#: Appended to the emulator origin for the Python SDK on Vertex runs (see child_environment).
+PYTHON_SDK_VERTEX_BASE_SUFFIX = "#aiplatform.googleapis.com"
 
 
 class BadInput(Exception):
@@ -222,7 +223,7 @@ def child_environment(env: Mapping[str, str], view: RouteView, vertex: bool, run
         # project/location path only for a base URL that ends in ".googleapis.com". A fragment is
         # never sent over HTTP, so this still reaches the emulator's origin; the JS SDK (which
         # joins strings) reads GOOGLE_VERTEX_BASE_URL in Vertex mode and never sees it.
-        child["GOOGLE_GEMINI_BASE_URL"] = emulator + "/" + VERSION_PATH_FRAGMENT if vertex else emulator
+        child["GOOGLE_GEMINI_BASE_URL"] = emulator + "/" + PYTHON_SDK_VERTEX_BASE_SUFFIX if vertex else emulator
     child["KEYLESS_RUN_ID"] = run_id
     child["KEYLESS_AUTH_MODE"] = "vertex" if vertex else "api-key"
     if view.route is not None:
