@@ -129,6 +129,23 @@ def test_signals_reach_the_command(job_env: Dict[str, str], cloud: Cloud, tmp_pa
     assert LINE.match(err.splitlines()[0])
 
 
+def test_the_command_gets_the_signal_dispositions_it_gets_when_started_directly(job_env: Dict[str, str], cloud: Cloud, tmp_path: Path) -> None:
+    # Python ignores SIGPIPE for itself; a command exec'd from it must not inherit that (`yes | head`).
+    probe = ["grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"]
+    direct = subprocess.run(probe, env=job_env, capture_output=True, text=True, timeout=30)
+    via_exec = run_exec(options(tmp_path, cloud), probe, job_env)
+    assert via_exec.returncode == 0 and direct.returncode == 0
+    assert via_exec.stdout == direct.stdout
+    pipe = subprocess.run(
+        ["sh", "-c", f"{sys.executable} -m keyless_route exec {' '.join(options(tmp_path, cloud))} -- yes | head -n 2"],
+        env=job_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert pipe.returncode == 0 and pipe.stdout == "y\ny\n" and "Broken pipe" not in pipe.stderr
+
+
 # -- the environment a run gets ------------------------------------------------------------------
 
 

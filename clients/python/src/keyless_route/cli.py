@@ -311,6 +311,14 @@ def _become(command: List[str], env: Dict[str, str]) -> NoReturn:
             sys.exit(subprocess.call(command, env=env))
         except OSError as err:
             _cannot_start(command, err)
+    # Python ignores SIGPIPE and SIGXFSZ for itself, and an ignored signal stays ignored across
+    # execve: give the command the default dispositions it gets when started directly (as
+    # subprocess's restore_signals does).
+    import signal
+
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
     try:
         os.execvpe(command[0], command, env)
     except OSError as err:
