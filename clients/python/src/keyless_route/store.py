@@ -106,9 +106,10 @@ class FileRouteSource(RouteSource):
 class GcsRouteSource(RouteSource):
     """Route documents as Cloud Storage objects, read with google-cloud-storage.
 
-    ``endpoint`` is the emulator's origin in emulator mode (``client_options.api_endpoint``: the
-    client then still sends its credentials, unlike with STORAGE_EMULATOR_HOST, which makes it
-    anonymous). Library retries are off: the reader's own timeout and the TTL decide.
+    ``endpoint`` is the emulator's origin in emulator mode, given as ``client_options.api_endpoint``:
+    the client then sends the credentials it is given (STORAGE_EMULATOR_HOST would make a client
+    without explicit credentials anonymous, and the emulator's Storage wants a bearer token).
+    Library retries are off: the reader's own timeout and the TTL decide.
     """
 
     _READ_ATTEMPTS = 3
