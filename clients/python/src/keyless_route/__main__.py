@@ -1,0 +1,7 @@
+"""``python -m keyless_route exec … -- <command>``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
