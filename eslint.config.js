@@ -26,7 +26,7 @@ function sandboxed(depth, packages) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tools/**', '.keyless/**', 'dist/**', 'clients/**', 'test/artifacts/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', '.tools/**', '.keyless/**', 'dist/**', 'test/artifacts/**', 'bench/results/**'] },
   {
     files: ['**/*.ts'],
     languageOptions: {
