@@ -7,6 +7,7 @@ import { OFF_PATH_STAGES, STAGES } from '../contracts/stages';
 import { FixtureError, MetadataPortError, runEmulatorCommand } from '../emulator';
 import { createGoogleClients, endpointConfigFromEnv } from '../activities/google-clients';
 import { whoAmI } from '../activities/provision';
+import { ConfigError } from '../worker/config';
 import { runWorker } from '../worker/worker';
 import { loadTemporalConfig, connectClient } from './connect';
 import { ExitCode, UserError } from './errors';
@@ -464,6 +465,11 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UserError) {
       process.stderr.write(`keyless ${name}: ${err.message}\n${err.hint ? `next: ${err.hint}\n` : ''}`);
       return err.exitCode;
+    }
+    // A setting that parsed but cannot be used (a metrics port already taken) is found only at start.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`keyless ${name}: invalid settings:\n${err.message}\n`);
+      return ExitCode.Config;
     }
     throw err;
   }

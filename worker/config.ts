@@ -47,6 +47,8 @@ const EnvSchema = z.object({
       'KEYLESS_METRICS_ADDRESS must be ip:port, for example 0.0.0.0:9464 (every interface) or 127.0.0.1:9464 (a host name such as localhost is not accepted)',
     )
     .refine((a) => {
+      // A value of the wrong shape is reported once, by the regex above.
+      if (!/:\d{1,5}$/.test(a)) return true;
       const port = Number(a.slice(a.lastIndexOf(':') + 1));
       const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):/.exec(a);
       return port >= 1 && port <= 65535 && (!ipv4 || ipv4.slice(1).every((octet) => Number(octet) <= 255));
