@@ -20,11 +20,10 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { grpc, temporal } from '@temporalio/proto';
-import { DEFAULT_TASK_QUEUE } from '../../contracts/names';
+import { DEFAULT_TASK_QUEUE, SEARCH_ATTRIBUTES } from '../../contracts/names';
 import type { PipelineSpecInput } from '../../contracts/spec';
 import { DEMO_ORCHESTRATOR, PIPELINE_ANNOTATION, demoFixtureInput } from '../../emulator';
 import { freePort, portInUse } from '../../worker/dev-server';
-import { registerSearchAttributes } from '../../worker/search-attributes';
 import { temporalCliPath } from '../../worker/temporal-binaries';
 import { runCommand, spawnService, waitForOutput, type ChildService } from './processes';
 
@@ -60,6 +59,11 @@ export function clusterTools() {
     schemaDir: tool('KEYLESS_TEMPORAL_SCHEMA_DIR', join(toolsDir, `temporal-schema-${v.temporalServer}`), `the PostgreSQL schema of Temporal ${v.temporalServer}`),
     uiServer: tool('KEYLESS_TEMPORAL_UI_SERVER', join(toolsDir, `temporal-ui-server-${v.temporalUi}`), `the Temporal UI server ${v.temporalUi}`),
   };
+}
+
+/** keyless's search attributes as "Name=Type" pairs, the form the compose file's namespace job takes. */
+export function keylessSearchAttributes(): string {
+  return SEARCH_ATTRIBUTES.map((key) => `${key.name}=${key.type.charAt(0)}${key.type.slice(1).toLowerCase()}`).join(' ');
 }
 
 /** Distinct free ports (freePort alone may hand out the same port twice before either is bound). */
@@ -141,19 +145,14 @@ async function startPostgres(dir: string, pgBin: string, port: number): Promise<
   return { port, password, service };
 }
 
-/** Creates both databases and applies the versioned schemas, the way Temporal's own compose setup does. */
+/**
+ * Creates both databases and applies the versioned schemas with the script docker-compose.yml's
+ * schema job runs (deploy/temporal/setup-postgres.sh), so the compose setup is the tested one.
+ */
 async function applySchema(sqlTool: string, schemaDir: string, pg: Postgres): Promise<void> {
   // The password goes through the environment, never the command line (visible in ps).
-  const env = { ...process.env, SQL_PASSWORD: pg.password };
-  for (const [database, folder] of [
-    ['temporal', 'temporal'],
-    ['temporal_visibility', 'visibility'],
-  ] as const) {
-    const base = ['--plugin', 'postgres12', '--ep', '127.0.0.1', '-p', String(pg.port), '-u', 'temporal', '--db', database];
-    await runCommand(sqlTool, [...base, 'create'], { env });
-    await runCommand(sqlTool, [...base, 'setup-schema', '-v', '0.0'], { env });
-    await runCommand(sqlTool, [...base, 'update-schema', '-d', join(schemaDir, folder, 'versioned')], { env });
-  }
+  const env = { PATH: process.env.PATH, SQL_HOST: '127.0.0.1', SQL_PORT: String(pg.port), SQL_USER: 'temporal', SQL_PASSWORD: pg.password, TEMPORAL_SQL_TOOL: sqlTool, TEMPORAL_SCHEMA_DIR: schemaDir };
+  await runCommand('sh', [join(repoRoot, 'deploy/temporal/setup-postgres.sh')], { env });
 }
 
 /** The Temporal server process and what it needs to start again on the same database. */
@@ -295,11 +294,21 @@ export async function startKeylessCluster(options: ClusterOptions): Promise<Keyl
     services.push(emulator);
     await waitUntilServing(server, 90_000);
 
-    // A plain server has no namespace: create it as an operator would, with the Temporal CLI.
-    await runCommand(temporalCliPath(), ['operator', 'namespace', 'create', '--namespace', 'default', '--retention', '24h', '--address', address]);
+    // A plain server has no namespace: the compose file's namespace job creates it and registers
+    // keyless's search attributes with the Temporal CLI; the tier runs that same script.
+    await runCommand('sh', [join(repoRoot, 'deploy/temporal/setup-namespace.sh')], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: dir,
+        TEMPORAL_CLI: temporalCliPath(),
+        TEMPORAL_ADDRESS: address,
+        TEMPORAL_NAMESPACE: 'default',
+        TEMPORAL_NAMESPACE_RETENTION: '24h',
+        KEYLESS_SEARCH_ATTRIBUTES: keylessSearchAttributes(),
+      },
+    });
     await waitUntilServing(server, 60_000, 'default');
     connection = await Connection.connect({ address });
-    await registerSearchAttributes(connection, 'default');
 
     const ready = JSON.parse((await waitForOutput(emulator, (out) => out.includes('\n'), 'the ready line', 60_000)).split('\n')[0]!) as {
       baseUrl: string;
