@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FleetSpecSchema, fleetStatusQuery, fleetWorkflowId, type FleetStatus } from '../../contracts/fleet';
 import { migrationWorkflowId } from '../../contracts/names';
 import type { PipelineSpecInput } from '../../contracts/spec';
@@ -34,8 +34,16 @@ beforeAll(async () => {
   cluster = await startKeylessCluster({ label: 'fleet', pipelines, workers: 3, metrics: true });
 }, 300_000);
 
+let failed = false;
+beforeEach(({ onTestFailed }) => {
+  onTestFailed(() => {
+    failed = true;
+  });
+});
+
 afterAll(async () => {
-  await cluster?.stop();
+  // After a failure the logs of every process stay for reading (the path is printed).
+  await cluster?.stop({ keepLogs: failed });
 }, 120_000);
 
 function fleetSpec(routesDir: string) {

@@ -7,7 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startMigration } from '../../client/commands/migrate';
 import { migrationStatus } from '../../client/commands/operate';
 import { validateSpec, type PipelineSpec } from '../../contracts/spec';
@@ -37,9 +37,17 @@ beforeAll(async () => {
   await mkdir(ARTIFACTS, { recursive: true });
 }, 300_000);
 
+let failed = false;
+beforeEach(({ onTestFailed }) => {
+  onTestFailed(() => {
+    failed = true;
+  });
+});
+
 afterAll(async () => {
   await browser?.stop();
-  await cluster?.stop();
+  // After a failure the logs of every process stay for reading (the path is printed).
+  await cluster?.stop({ keepLogs: failed });
 }, 120_000);
 
 const status = () => migrationStatus(cluster.client, { pipeline: PIPELINE, project: CLUSTER_PROJECT });

@@ -241,7 +241,8 @@ export interface KeylessCluster {
   restartServer(signal: 'SIGTERM' | 'SIGKILL'): Promise<{ downS: number }>;
   /** The logs of every worker process so far. */
   workerLogs(): Promise<string>;
-  stop(): Promise<void>;
+  /** Stops every process; the folder (logs, PostgreSQL's data) is removed unless `keepLogs`, e.g. after a failed test. */
+  stop(options?: { keepLogs?: boolean }): Promise<void>;
 }
 
 /** Starts PostgreSQL, the Temporal server, the emulator and the workers; everything is stopped if a step fails. */
@@ -251,13 +252,14 @@ export async function startKeylessCluster(options: ClusterOptions): Promise<Keyl
   const services: ChildService[] = [];
   let connection: Connection | undefined;
   let server: TemporalServer | undefined;
-  const stop = async () => {
+  const stop = async (stopOptions: { keepLogs?: boolean } = {}) => {
     await connection?.close().catch(() => undefined);
     // Workers first (they would only log the server's absence), then the server, then its database.
     const order = ['worker', 'ui-server', 'emulator', 'temporal-server', 'postgres'];
     const ranked = [...services, ...(server ? [server.service] : [])].sort((a, b) => order.findIndex((p) => a.name.startsWith(p)) - order.findIndex((p) => b.name.startsWith(p)));
     for (const service of ranked) await service.stop(service.name === 'postgres' ? 'SIGINT' : 'SIGTERM');
-    if (!process.env.KEYLESS_KEEP_CLUSTER) await rm(dir, { recursive: true, force: true });
+    if (stopOptions.keepLogs || process.env.KEYLESS_KEEP_CLUSTER) console.log(`cluster folder kept, with every log: ${dir}`);
+    else await rm(dir, { recursive: true, force: true });
   };
   try {
     const [pgPort, emulatorPort, uiPort, ...metricsPorts] = await freePorts(3 + (options.metrics ? (options.workers ?? 3) : 0));
@@ -368,7 +370,8 @@ export async function startKeylessCluster(options: ClusterOptions): Promise<Keyl
     };
     return cluster;
   } catch (err) {
-    await stop();
+    // A cluster that did not come up is explained by its logs: keep them.
+    await stop({ keepLogs: true });
     throw err;
   }
 }
