@@ -2,7 +2,7 @@
 // Temporal server built from source (scripts/temporal-cluster.sh) on it, the default namespace and
 // keyless's search attributes, the embedded Google Cloud as a `keyless emulator` process, and
 // `keyless worker` processes polling the one task queue. One cluster per test file; `stop()` ends
-// every process it started and removes its folder, even after a failed test.
+// every process it started, failure or not, and removes its folder unless asked to keep the logs.
 //
 // All four Temporal services run in one server process. keyless's workers only ever talk to the
 // frontend, so splitting the services tests nothing more of keyless, while four processes on two
@@ -12,7 +12,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -94,23 +94,33 @@ interface Postgres {
   service: ChildService;
 }
 
+/** Who runs PostgreSQL: the postgres user when the suite runs as root (PostgreSQL refuses root), else the suite's own user. */
+function postgresIdentity(): { uid: number; gid: number } {
+  const self = { uid: process.getuid!(), gid: process.getgid!() };
+  if (self.uid !== 0) return self;
+  try {
+    return { uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) };
+  } catch {
+    throw new Error('PostgreSQL refuses to run as root, and there is no postgres user to run it as: install Debian\'s postgresql package (it creates the user), or run the suite as another user');
+  }
+}
+
 /**
  * A private PostgreSQL cluster in `dir`, as the postgres user (the server refuses root), on
  * 127.0.0.1 only, password-authenticated; its superuser is `temporal`, as in the compose file.
  */
 async function startPostgres(dir: string, pgBin: string, port: number): Promise<Postgres> {
-  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+  const { uid, gid } = postgresIdentity();
   const root = join(dir, 'postgres');
   const data = join(root, 'data');
   await mkdir(root);
   // The test folder is root's; postgres must be able to reach its own subfolder.
   await chmod(dir, 0o711);
-  await chown(root, uid, gid);
+  if (uid !== process.getuid!()) await chown(root, uid, gid);
   const password = randomBytes(18).toString('hex');
   const pwfile = join(root, 'pwfile');
   await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
-  await chown(pwfile, uid, gid);
+  if (uid !== process.getuid!()) await chown(pwfile, uid, gid);
   const env = { PATH: process.env.PATH, LANG: 'C', LC_ALL: 'C' };
   await runCommand(join(pgBin, 'initdb'), ['-D', data, '-U', 'temporal', `--pwfile=${pwfile}`, '-A', 'scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync'], { env, uid, gid });
   await rm(pwfile);
@@ -239,8 +249,6 @@ export interface KeylessCluster {
    * left running: they reconnect on their own, as they must in production.
    */
   restartServer(signal: 'SIGTERM' | 'SIGKILL'): Promise<{ downS: number }>;
-  /** The logs of every worker process so far. */
-  workerLogs(): Promise<string>;
   /** Stops every process; the folder (logs, PostgreSQL's data) is removed unless `keepLogs`, e.g. after a failed test. */
   stop(options?: { keepLogs?: boolean }): Promise<void>;
 }
@@ -362,9 +370,6 @@ export async function startKeylessCluster(options: ClusterOptions): Promise<Keyl
         server = { ...server!, service: startTemporalServer(dir, tools.server, server!.env) };
         await waitUntilServing(server, 120_000, 'default');
         return { downS: (Date.now() - began) / 1000 };
-      },
-      async workerLogs() {
-        return (await Promise.all(workers.map((w) => readFile(w.service.logFile, 'utf8').catch(() => '')))).join('\n');
       },
       stop,
     };
