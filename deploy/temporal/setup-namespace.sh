@@ -9,7 +9,6 @@
 set -eu
 : "${TEMPORAL_ADDRESS:?}" "${TEMPORAL_NAMESPACE:?}" "${KEYLESS_SEARCH_ATTRIBUTES:?}"
 retention="${TEMPORAL_NAMESPACE_RETENTION:-72h}"
-temporal() { "${TEMPORAL_CLI:-temporal}" "$@"; }
 
 # The frontend's port opens before it serves; its health check says when it does.
 tries=0

@@ -8,15 +8,14 @@
 # SQL_HOST, SQL_PORT, SQL_USER and SQL_PASSWORD are temporal-sql-tool's own variables.
 set -eu
 : "${SQL_HOST:?}" "${SQL_PORT:?}" "${SQL_USER:?}" "${SQL_PASSWORD:?}"
-tool="${TEMPORAL_SQL_TOOL:-temporal-sql-tool}"
 # Where temporalio/admin-tools keeps the schema; scripts/temporal-cluster.sh copies the same folders.
 schema="${TEMPORAL_SCHEMA_DIR:-/etc/temporal/schema/postgresql/v12}"
 
 for pair in temporal:temporal temporal_visibility:visibility; do
   database="${pair%%:*}"
   folder="${pair#*:}"
-  "$tool" --plugin postgres12 --db "$database" create
-  "$tool" --plugin postgres12 --db "$database" setup-schema -v 0.0
-  "$tool" --plugin postgres12 --db "$database" update-schema -d "$schema/$folder/versioned"
+  temporal-sql-tool --plugin postgres12 --db "$database" create
+  temporal-sql-tool --plugin postgres12 --db "$database" setup-schema -v 0.0
+  temporal-sql-tool --plugin postgres12 --db "$database" update-schema -d "$schema/$folder/versioned"
   echo "schema of $database up to date"
 done

@@ -12,7 +12,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -159,9 +159,9 @@ async function startPostgres(dir: string, pgBin: string, port: number): Promise<
  * Creates both databases and applies the versioned schemas with the script docker-compose.yml's
  * schema job runs (deploy/temporal/setup-postgres.sh), so the compose setup is the tested one.
  */
-async function applySchema(sqlTool: string, schemaDir: string, pg: Postgres): Promise<void> {
+async function applySchema(path: string, schemaDir: string, pg: Postgres): Promise<void> {
   // The password goes through the environment, never the command line (visible in ps).
-  const env = { PATH: process.env.PATH, SQL_HOST: '127.0.0.1', SQL_PORT: String(pg.port), SQL_USER: 'temporal', SQL_PASSWORD: pg.password, TEMPORAL_SQL_TOOL: sqlTool, TEMPORAL_SCHEMA_DIR: schemaDir };
+  const env = { PATH: path, SQL_HOST: '127.0.0.1', SQL_PORT: String(pg.port), SQL_USER: 'temporal', SQL_PASSWORD: pg.password, TEMPORAL_SCHEMA_DIR: schemaDir };
   await runCommand('sh', [join(repoRoot, 'deploy/temporal/setup-postgres.sh')], { env });
 }
 
@@ -272,9 +272,17 @@ export async function startKeylessCluster(options: ClusterOptions): Promise<Keyl
   try {
     const [pgPort, emulatorPort, uiPort, ...metricsPorts] = await freePorts(3 + (options.metrics ? (options.workers ?? 3) : 0));
     const [frontend, frontendMembership, frontendHttp, history, historyMembership, matching, matchingMembership, workerSvc, workerMembership] = await freeServerPorts(9);
+    // The compose jobs' scripts call `temporal-sql-tool` and `temporal` from the PATH, as in
+    // temporalio/admin-tools: the pinned binaries are linked under those names.
+    const binDir = join(dir, 'bin');
+    await mkdir(binDir);
+    await symlink(tools.sqlTool, join(binDir, 'temporal-sql-tool'));
+    await symlink(temporalCliPath(), join(binDir, 'temporal'));
+    const scriptPath = `${binDir}:${process.env.PATH}`;
+
     const pg = await startPostgres(dir, tools.pgBin, pgPort!);
     services.push(pg.service);
-    await applySchema(tools.sqlTool, tools.schemaDir, pg);
+    await applySchema(scriptPath, tools.schemaDir, pg);
 
     const serverEnv: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
@@ -308,9 +316,8 @@ export async function startKeylessCluster(options: ClusterOptions): Promise<Keyl
     // keyless's search attributes with the Temporal CLI; the tier runs that same script.
     await runCommand('sh', [join(repoRoot, 'deploy/temporal/setup-namespace.sh')], {
       env: {
-        PATH: process.env.PATH,
+        PATH: scriptPath,
         HOME: dir,
-        TEMPORAL_CLI: temporalCliPath(),
         TEMPORAL_ADDRESS: address,
         TEMPORAL_NAMESPACE: 'default',
         TEMPORAL_NAMESPACE_RETENTION: '24h',
