@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything keyless needs on a fresh clone, and nothing twice:
 #   1. npm packages from package-lock.json (npm ci), when node_modules is missing or stale;
-#   2. the pinned Temporal binaries, unless the user names their own (see temporal-binaries.sh).
+#   2. the pinned Temporal binaries, unless the user names their own (see temporal-binaries.sh);
+#   3. with --test, what only the suite needs: Chromium, and the cluster tier's Temporal server,
+#      SQL tool, schema, UI server and PostgreSQL (see temporal-cluster.sh; minutes the first time).
 # Used by `bin/keyless` and by `npm test`, so the README's two commands need no manual step.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,6 +33,10 @@ else
 fi
 
 bash scripts/temporal-binaries.sh "$([ "$quiet" = 1 ] && echo --quiet)"
+
+if [ "$test_tools" = 1 ]; then
+  bash scripts/temporal-cluster.sh "$([ "$quiet" = 1 ] && echo --quiet)"
+fi
 
 if [ "$test_tools" = 1 ] && [ -z "${KEYLESS_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
   # The browser test drives the Temporal UI in Debian's Chromium (Playwright cannot download browsers here).

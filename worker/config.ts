@@ -39,6 +39,21 @@ const EnvSchema = z.object({
   TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: bool('TEMPORAL_TLS_DISABLE_HOST_VERIFICATION').optional(),
   TEMPORAL_CONFIG_FILE: existingFile('TEMPORAL_CONFIG_FILE').optional(),
   KEYLESS_TASK_QUEUE: z.string().regex(/^[A-Za-z0-9._/-]{1,200}$/, 'KEYLESS_TASK_QUEUE must be a task queue name such as keyless').optional(),
+  KEYLESS_METRICS_ADDRESS: z
+    .string()
+    // The SDK's exporter binds a socket address: an IP and a port, never a host name to resolve.
+    .regex(
+      /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/,
+      'KEYLESS_METRICS_ADDRESS must be ip:port, for example 0.0.0.0:9464 (every interface) or 127.0.0.1:9464 (a host name such as localhost is not accepted)',
+    )
+    .refine((a) => {
+      // A value of the wrong shape is reported once, by the regex above.
+      if (!/:\d{1,5}$/.test(a)) return true;
+      const port = Number(a.slice(a.lastIndexOf(':') + 1));
+      const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):/.exec(a);
+      return port >= 1 && port <= 65535 && (!ipv4 || ipv4.slice(1).every((octet) => Number(octet) <= 255));
+    }, 'KEYLESS_METRICS_ADDRESS must name a valid IP address and a port between 1 and 65535, for example 0.0.0.0:9464')
+    .optional(),
 });
 
 /** Where the worker and the CLI connect, and which task queue they use. */
@@ -48,6 +63,8 @@ export interface TemporalConfig {
   taskQueue: string;
   /** Worker capacity (KEYLESS_MAX_* variables); only the worker reads it. */
   worker: WorkerTuning;
+  /** Where the worker serves Prometheus metrics (KEYLESS_METRICS_ADDRESS, ip:port); none when unset. */
+  metricsAddress?: string;
 }
 
 /** Parses the Temporal settings from an environment; throws ConfigError naming each bad variable. */
@@ -80,6 +97,7 @@ export function temporalConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Tem
     namespace: loaded.namespace ?? 'default',
     taskQueue: parsed.data.KEYLESS_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
     worker: workerTuningFromEnv(present),
+    ...(parsed.data.KEYLESS_METRICS_ADDRESS ? { metricsAddress: parsed.data.KEYLESS_METRICS_ADDRESS } : {}),
   };
 }
 

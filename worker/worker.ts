@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { TemporalConfig, WorkerTuning } from './config';
+import { installMetricsRuntime } from './metrics';
 
 /** The module holding every workflow, bundled by the worker. */
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -42,8 +43,12 @@ export interface RunWorkerExtras {
   onReady?: () => void;
 }
 
-/** Connects to Temporal and runs a worker until `signal` aborts (Ctrl-C, SIGTERM). */
+/**
+ * Connects to Temporal and runs a worker until `signal` aborts (Ctrl-C, SIGTERM). With
+ * `config.metricsAddress` it first installs the runtime that serves Prometheus metrics there.
+ */
 export async function runWorker(config: TemporalConfig, signal: AbortSignal, activityDeps: ActivityDeps, extras: RunWorkerExtras = {}): Promise<void> {
+  installMetricsRuntime(config);
   const connection = await NativeConnection.connect(config.connection);
   try {
     const worker = await createKeylessWorker({

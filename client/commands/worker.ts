@@ -1,9 +1,10 @@
 // `keyless worker`: a worker alone, for a Temporal server that runs elsewhere (TEMPORAL_* settings).
 
+import { ConfigError } from '../../worker/config';
 import { runWorker } from '../../worker/worker';
 import type { Command } from '../command';
 import { loadTemporalConfig } from '../connect';
-import { ExitCode } from '../errors';
+import { ExitCode, UserError } from '../errors';
 import { stopRequested } from './dev';
 
 export const worker: Command = {
@@ -17,7 +18,13 @@ export const worker: Command = {
     const stop = new AbortController();
     void stopRequested().then(() => stop.abort());
     io.print(`keyless worker: ${config.connection.address}, namespace ${config.namespace}, task queue ${config.taskQueue}`);
-    await runWorker(config, stop.signal, { clients: io.google() });
+    try {
+      await runWorker(config, stop.signal, { clients: io.google() });
+    } catch (err) {
+      // A setting that parsed but cannot be used (a metrics port already taken) is found only at start.
+      if (err instanceof ConfigError) throw new UserError(`invalid settings:\n${err.message}`, ExitCode.Config);
+      throw err;
+    }
     return ExitCode.Ok;
   },
 };

@@ -15,7 +15,7 @@ import type { MigrationStatus } from '../../contracts/status';
 import { DEMO_ORCHESTRATOR } from '../../emulator';
 import { startDevServer, type DevServer } from '../../worker/dev-server';
 import { createKeylessWorker } from '../../worker/worker';
-import { frameShowing, startTestBrowser, waitForUi, type TestBrowser } from '../support/browser';
+import { frameShowing, listWorkflowsInUi, openWorkflowFromList, sendUpdateInUi, startTestBrowser, waitForUi, type TestBrowser } from '../support/browser';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { uniqueTaskQueue, workflowBundle } from '../support/temporal';
 
@@ -76,11 +76,8 @@ async function statusUntil(spec: PipelineSpec, done: (s: MigrationStatus) => boo
 }
 
 /** Opens the workflows list filtered by a visibility query; returns how many rows it shows. */
-async function listWorkflows(query: string): Promise<number> {
-  const { page } = browser;
-  await page.goto(`${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(query)}`);
-  await page.getByTestId('workflow-count').waitFor({ timeout: 20_000 });
-  return page.getByTestId('workflows-summary-configurable-table-row').count();
+function listWorkflows(query: string): Promise<number> {
+  return listWorkflowsInUi(browser.page, uiUrl, query);
 }
 
 describe('given a migration waiting for its cutover, with the Temporal UI in a browser', () => {
@@ -103,14 +100,7 @@ describe('given a migration waiting for its cutover, with the Temporal UI in a b
 
         // The search attribute filters the fleet: nothing is in the canary yet, one waits for cutover.
         expect(await listWorkflows('KeylessStage="canary"')).toBe(0);
-        let rows = 0;
-        for (let i = 0; i < 20 && rows === 0; i++) rows = await listWorkflows('KeylessStage="approve-cutover" AND KeylessPipeline="nightly-summarizer"');
-        expect(rows).toBe(1);
-        const row = page.getByTestId('workflows-summary-configurable-table-row').first();
-        expect(await row.innerText()).toContain(workflowId);
-
-        await row.getByRole('link', { name: workflowId }).click();
-        await page.getByTestId('workflow-id-heading').filter({ hasText: workflowId }).waitFor({ timeout: 20_000 });
+        await openWorkflowFromList(page, uiUrl, 'KeylessStage="approve-cutover" AND KeylessPipeline="nightly-summarizer"', workflowId);
         expect(await page.getByTestId('execution-status').first().innerText()).toMatch(/running/i);
 
         // Current details: what the migration waits for, published by the workflow itself.
@@ -119,20 +109,12 @@ describe('given a migration waiting for its cutover, with the Temporal UI in a b
         expect(details).toBe('nightly-summarizer: waiting for approve(stage: cutover)');
         await page.screenshot({ path: join(ARTIFACTS, 'waiting-for-cutover.png') });
 
-        await page.getByRole('button', { name: 'More Actions' }).click();
-        await page.getByTestId('update-button').filter({ visible: true }).first().click();
-        const dialog = page.locator('dialog[open]');
-        await dialog.getByTestId('update-select-button').click();
         // The update's description comes from contracts/messages: the UI lists the workflow's own handlers.
-        await dialog.getByRole('option').filter({ hasText: 'Approve the stage that waits for an operator' }).click();
-        await dialog.getByRole('textbox', { name: 'Data' }).click();
-        await page.keyboard.insertText(JSON.stringify({ stage: 'cutover', by: 'ui@example.com' }));
-        // Leaving the editor reformats the JSON and resizes the dialog; do it before aiming at Submit.
-        await dialog.getByTestId('update-id').click();
-        await page.screenshot({ path: join(ARTIFACTS, 'approve-cutover.png') });
-        await dialog.getByTestId('confirm-modal-button').click();
-
-        await page.getByTestId('toast-live-region-polite').getByText('Update successful').waitFor({ timeout: 20_000 });
+        await sendUpdateInUi(page, {
+          description: 'Approve the stage that waits for an operator',
+          input: { stage: 'cutover', by: 'ui@example.com' },
+          screenshot: join(ARTIFACTS, 'approve-cutover.png'),
+        });
         const status = await statusUntil(spec, (s) => s.stage !== 'approve-cutover', 'a stage after approve-cutover');
         expect(status.stage).toBe('canary');
         expect(status.decisions).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'approve', stage: 'cutover', by: 'ui@example.com' })]));

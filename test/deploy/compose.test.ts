@@ -26,6 +26,7 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   environment?: Record<string, string>;
   ports?: string[];
+  expose?: string[];
   volumes?: string[];
   command?: string[];
   entrypoint?: string[];
@@ -41,7 +42,10 @@ const service = (name: string): Service => {
   if (!s) throw new Error(`docker-compose.yml has no service ${name}`);
   return s;
 };
-const ONE_SHOT = ['temporal-search-attributes'];
+const ONE_SHOT = ['temporal-schema', 'temporal-namespace'];
+/** The cluster tier's pins (test/cluster/ runs exactly these versions); the compose file must match. */
+const versions = JSON.parse(read('deploy/versions.json')) as { temporalServer: string; postgresMajor: number; temporalUi: string };
+const tagOf = (image: string) => image.split(':')[1]!;
 
 /** Dockerfile instructions with line continuations joined. */
 function dockerfileInstructions(text: string): { op: string; args: string }[] {
@@ -57,23 +61,47 @@ function dockerfileInstructions(text: string): { op: string; args: string }[] {
 }
 
 describe('docker-compose.yml', () => {
-  it('runs Temporal on PostgreSQL, the UI, the search-attribute job, and a keyless worker per profile', () => {
-    expect(Object.keys(services).sort()).toEqual(['emulator', 'postgresql', 'temporal', 'temporal-search-attributes', 'temporal-ui', 'worker', 'worker-emulator']);
-    expect(service('temporal').environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
-    expect(service('temporal').depends_on).toEqual({ postgresql: { condition: 'service_healthy' } });
+  it('runs Temporal on PostgreSQL after its schema job, the UI, the namespace job, a keyless worker per profile and Prometheus', () => {
+    expect(Object.keys(services).sort()).toEqual(['emulator', 'postgresql', 'prometheus', 'temporal', 'temporal-namespace', 'temporal-schema', 'temporal-ui', 'worker', 'worker-emulator']);
+    expect(service('temporal').environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql', DB_PORT: '5432' });
+    expect(service('temporal').depends_on).toEqual({ postgresql: { condition: 'service_healthy' }, 'temporal-schema': { condition: 'service_completed_successfully' } });
+    expect(service('temporal-namespace').depends_on).toEqual({ temporal: { condition: 'service_healthy' } });
+  });
+
+  it('pins the Temporal server, admin tools, UI and PostgreSQL major the cluster tier runs (deploy/versions.json)', () => {
+    expect(service('temporal').image).toBe(`temporalio/server:${versions.temporalServer}`);
+    expect(service('temporal-schema').image).toBe(`temporalio/admin-tools:${versions.temporalServer}`);
+    expect(service('temporal-namespace').image).toBe(`temporalio/admin-tools:${versions.temporalServer}`);
+    expect(service('temporal-ui').image).toBe(`temporalio/ui:${versions.temporalUi}`);
+    expect(service('postgresql').image).toBe(`postgres:${versions.postgresMajor}`);
+    // The deprecated image that set the schema up at start is gone for good.
+    for (const [name, s] of Object.entries(services)) expect(s.image, name).not.toMatch(/auto-setup/);
+    // The UI's "Send an Update" action, which operators approve cutovers with, arrived in 2.34.4.
+    const [major, minor, patch] = versions.temporalUi.split('.').map(Number) as [number, number, number];
+    expect(major * 1e6 + minor * 1e3 + patch).toBeGreaterThanOrEqual(2 * 1e6 + 34 * 1e3 + 4);
+    // The comment at the top of the file states the same versions.
+    expect(read('docker-compose.yml')).toContain(`Temporal server ${versions.temporalServer} on PostgreSQL ${versions.postgresMajor}, UI ${versions.temporalUi}`);
+  });
+
+  it('sets the schema up with temporal-sql-tool through the script the cluster tier runs', () => {
+    const job = service('temporal-schema');
+    expect(job.entrypoint).toEqual(['sh', '/deploy/setup-postgres.sh']);
+    expect(job.volumes).toEqual(['./deploy/temporal/setup-postgres.sh:/deploy/setup-postgres.sh:ro']);
+    expect(job.environment).toMatchObject({ SQL_HOST: 'postgresql', SQL_PORT: '5432', SQL_USER: service('postgresql').environment!.POSTGRES_USER });
+    expect(job.environment!.SQL_PASSWORD).toBe(service('postgresql').environment!.POSTGRES_PASSWORD);
+    expect(service('temporal').environment!.POSTGRES_PWD).toBe(service('postgresql').environment!.POSTGRES_PASSWORD);
+    const script = read('deploy/temporal/setup-postgres.sh');
+    for (const step of ['create', 'setup-schema -v 0.0', 'update-schema -d']) expect(script).toContain(step);
+    expect(read('test/support/cluster.ts')).toContain("'deploy/temporal/setup-postgres.sh'");
   });
 
   it('pins every image to a version tag', () => {
     for (const [name, s] of Object.entries(services)) {
       expect(s.image, name).toBeDefined();
-      const [, tag] = s.image!.split(':');
-      expect(tag, `${name}: ${s.image}`).toMatch(/^\d+\.\d+(\.\d+)?([-.][a-z0-9.-]+)?$/);
+      // PostgreSQL is pinned to its major: patch releases of a major share the on-disk format.
+      const pattern = name === 'postgresql' ? /^\d+$/ : /^v?\d+\.\d+(\.\d+)?([-.][a-z0-9.-]+)?$/;
+      expect(tagOf(s.image!), `${name}: ${s.image}`).toMatch(pattern);
     }
-    expect(service('temporal').image).toMatch(/^temporalio\/auto-setup:/);
-    expect(service('temporal-search-attributes').image).toMatch(/^temporalio\/admin-tools:/);
-    expect(service('temporal-ui').image).toMatch(/^temporalio\/ui:/);
-    // The admin tools and the server come from the same Temporal release.
-    expect(service('temporal-search-attributes').image!.split(':')[1]!.split('-')[0]).toBe(service('temporal').image!.split(':')[1]);
   });
 
   it('gives every long-running service a health check, and waits on health, not on start', () => {
@@ -103,13 +131,35 @@ describe('docker-compose.yml', () => {
     expect(service('postgresql').ports).toBeUndefined();
   });
 
-  it("registers exactly keyless's search attributes, with their types", () => {
-    const job = service('temporal-search-attributes');
+  it("creates the namespace and registers exactly keyless's search attributes, with their types, through the script the cluster tier runs", () => {
+    const job = service('temporal-namespace');
     const expected = SEARCH_ATTRIBUTES.map((key) => `${key.name}=${key.type.charAt(0)}${key.type.slice(1).toLowerCase()}`);
     expect(job.environment!.KEYLESS_SEARCH_ATTRIBUTES!.split(/\s+/)).toEqual(expected);
-    expect(job.entrypoint).toEqual(['sh', '/deploy/register-search-attributes.sh']);
-    expect(job.volumes).toContain('./deploy/register-search-attributes.sh:/deploy/register-search-attributes.sh:ro');
-    expect(service('temporal').environment!.SKIP_ADD_CUSTOM_SEARCH_ATTRIBUTES).toBe('true');
+    expect(job.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_NAMESPACE: '${TEMPORAL_NAMESPACE:-default}' });
+    expect(job.entrypoint).toEqual(['sh', '/deploy/setup-namespace.sh']);
+    expect(job.volumes).toEqual(['./deploy/temporal/setup-namespace.sh:/deploy/setup-namespace.sh:ro']);
+    expect(read('deploy/temporal/setup-namespace.sh')).toContain('operator namespace create');
+    expect(read('test/support/cluster.ts')).toContain("'deploy/temporal/setup-namespace.sh'");
+  });
+
+  it('serves every worker\'s metrics on the port Prometheus scrapes, inside the compose network only', () => {
+    const prometheus = service('prometheus');
+    expect(prometheus.profiles).toEqual(['metrics']);
+    expect(prometheus.ports).toEqual(['127.0.0.1:9090:9090']);
+    expect(prometheus.volumes).toEqual(['./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro']);
+    const scrape = parse(read('deploy/prometheus/prometheus.yml')) as { scrape_configs: { job_name: string; dns_sd_configs?: { names: string[]; port: number }[]; static_configs?: { targets: string[] }[] }[] };
+    for (const name of ['worker', 'worker-emulator']) {
+      const address = service(name).environment!.KEYLESS_METRICS_ADDRESS!;
+      expect(address, name).toMatch(/^0\.0\.0\.0:\d+$/);
+      const port = Number(address.split(':')[1]);
+      // worker-emulator lives in the emulator's network namespace, so its port is the emulator's.
+      const host = name === 'worker' ? service('worker') : service('emulator');
+      expect(host.expose, name).toEqual([String(port)]);
+      expect(host.ports, name).toBeUndefined();
+      const job = scrape.scrape_configs.find((j) => j.job_name === `keyless-${name}`)!;
+      const targets = name === 'worker' ? job.dns_sd_configs!.map((d) => `${d.names.join()}:${d.port}`) : job.static_configs!.flatMap((c) => c.targets);
+      expect(targets, name).toEqual([`${name === 'worker' ? 'worker' : 'emulator'}:${port}`]);
+    }
   });
 
   it('points both workers at the Temporal service and the default task queue', () => {
@@ -118,7 +168,7 @@ describe('docker-compose.yml', () => {
       expect(s.build, name).toEqual({ context: '.', dockerfile: 'Dockerfile' });
       expect(s.image, name).toBe(`keyless-worker:${JSON.parse(read('package.json')).version}`);
       expect(s.environment, name).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_NAMESPACE: '${TEMPORAL_NAMESPACE:-default}', KEYLESS_TASK_QUEUE: `\${KEYLESS_TASK_QUEUE:-${DEFAULT_TASK_QUEUE}}` });
-      expect(s.depends_on, name).toMatchObject({ temporal: { condition: 'service_healthy' }, 'temporal-search-attributes': { condition: 'service_completed_successfully' } });
+      expect(s.depends_on, name).toMatchObject({ temporal: { condition: 'service_healthy' }, 'temporal-namespace': { condition: 'service_completed_successfully' } });
       expect(s.healthcheck!.test, name).toEqual(['CMD', 'node', '--import', 'tsx', 'deploy/worker-healthcheck.ts']);
     }
   });

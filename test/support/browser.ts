@@ -83,3 +83,44 @@ export async function frameShowing(page: Page, text: string, attempts = 60): Pro
   }
   throw new Error(`no frame of ${page.url()} shows "${text}"`);
 }
+
+/** Opens the UI's workflow list filtered by a visibility query; returns how many rows it shows. */
+export async function listWorkflowsInUi(page: Page, uiUrl: string, query: string, namespace = 'default'): Promise<number> {
+  await page.goto(`${uiUrl}/namespaces/${namespace}/workflows?query=${encodeURIComponent(query)}`);
+  await page.getByTestId('workflow-count').waitFor({ timeout: 20_000 });
+  return page.getByTestId('workflows-summary-configurable-table-row').count();
+}
+
+/**
+ * Finds a workflow as an operator does, by a visibility query (retried while visibility catches
+ * up), and opens it from the list. Fails unless exactly one row matches.
+ */
+export async function openWorkflowFromList(page: Page, uiUrl: string, query: string, workflowId: string, namespace = 'default'): Promise<void> {
+  let rows = 0;
+  for (let i = 0; i < 20 && rows === 0; i++) rows = await listWorkflowsInUi(page, uiUrl, query, namespace);
+  if (rows !== 1) throw new Error(`the UI lists ${rows} workflows for ${query}, expected 1`);
+  const row = page.getByTestId('workflows-summary-configurable-table-row').first();
+  if (!(await row.innerText()).includes(workflowId)) throw new Error(`the UI's row for ${query} is not ${workflowId}`);
+  await row.getByRole('link', { name: workflowId }).click();
+  await page.getByTestId('workflow-id-heading').filter({ hasText: workflowId }).waitFor({ timeout: 20_000 });
+}
+
+/**
+ * Sends an update from the open workflow's page through the UI's own action (More Actions → Send
+ * an Update): picks the handler by its description, types `input` as JSON, submits, and waits for
+ * the UI's "Update successful". `screenshot` captures the filled dialog before it is submitted.
+ */
+export async function sendUpdateInUi(page: Page, options: { description: string; input: unknown; screenshot?: string }): Promise<void> {
+  await page.getByRole('button', { name: 'More Actions' }).click();
+  await page.getByTestId('update-button').filter({ visible: true }).first().click();
+  const dialog = page.locator('dialog[open]');
+  await dialog.getByTestId('update-select-button').click();
+  await dialog.getByRole('option').filter({ hasText: options.description }).click();
+  await dialog.getByRole('textbox', { name: 'Data' }).click();
+  await page.keyboard.insertText(JSON.stringify(options.input));
+  // Leaving the editor reformats the JSON and resizes the dialog; do it before aiming at Submit.
+  await dialog.getByTestId('update-id').click();
+  if (options.screenshot) await page.screenshot({ path: options.screenshot });
+  await dialog.getByTestId('confirm-modal-button').click();
+  await page.getByTestId('toast-live-region-polite').getByText('Update successful').waitFor({ timeout: 20_000 });
+}

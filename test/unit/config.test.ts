@@ -47,6 +47,21 @@ describe('temporalConfigFromEnv', () => {
     expect(problems({ HOME: '/nonexistent', ...env })).toContain(variable);
   });
 
+  it('reads the metrics address, and leaves metrics off without it', () => {
+    expect(temporalConfigFromEnv({ HOME: '/nonexistent', KEYLESS_METRICS_ADDRESS: '0.0.0.0:9464' }).metricsAddress).toBe('0.0.0.0:9464');
+    expect(temporalConfigFromEnv({ HOME: '/nonexistent', KEYLESS_METRICS_ADDRESS: '[::1]:9464' }).metricsAddress).toBe('[::1]:9464');
+    expect(temporalConfigFromEnv({ HOME: '/nonexistent', KEYLESS_METRICS_ADDRESS: '' }).metricsAddress).toBeUndefined();
+    expect(temporalConfigFromEnv({ HOME: '/nonexistent' }).metricsAddress).toBeUndefined();
+  });
+
+  it.each(['localhost:9464', '9464', '127.0.0.1', 'http://127.0.0.1:9464', '300.0.0.1:9464', '127.0.0.1:0', '127.0.0.1:70000'])('refuses KEYLESS_METRICS_ADDRESS=%s', (value) => {
+    expect(problems({ HOME: '/nonexistent', KEYLESS_METRICS_ADDRESS: value })).toEqual(['KEYLESS_METRICS_ADDRESS']);
+  });
+
+  it('says a host name is not an address the exporter can bind', () => {
+    expect(() => temporalConfigFromEnv({ HOME: '/nonexistent', KEYLESS_METRICS_ADDRESS: 'localhost:9464' })).toThrow(/KEYLESS_METRICS_ADDRESS must be ip:port, for example 0\.0\.0\.0:9464.*localhost is not accepted/);
+  });
+
   it('explains what is expected', () => {
     expect(() => temporalConfigFromEnv({ HOME: '/nonexistent', TEMPORAL_TLS: 'yes' })).toThrow('TEMPORAL_TLS: TEMPORAL_TLS must be true or false');
   });
