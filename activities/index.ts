@@ -8,6 +8,7 @@ import { readTraffic } from '../google/monitoring';
 import { builtInRouteStores, type RouteStore } from '../route-store';
 import { createDualRunActivities } from './dual-run';
 import { withFailures } from './failures';
+import { createIdentityActivities } from './identity';
 import { createKeyActivities } from './keys';
 import { createProbeActivities } from './probe';
 import { createProvisionActivities } from './provision';
@@ -30,6 +31,7 @@ export function createActivities(deps: ActivityDeps): KeylessActivities {
   const activities: KeylessActivities = {
     ...createKeyActivities(clients),
     ...createProvisionActivities(clients, deps.orchestratorEmail),
+    ...createIdentityActivities(clients),
     ...createProbeActivities({ clients }),
     ...createDualRunActivities({ clients }),
     readTraffic: (input) => readTraffic(clients, input),

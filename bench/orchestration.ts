@@ -202,7 +202,7 @@ export async function straightScript(activities: KeylessActivities, input: Pipel
   let etag = found.snapshot.etag;
   if (found.audit.blockCandidate) etag = (await activities.restrictKeyToGemini({ apiKey: spec.apiKey, expectedEtag: etag })).etagAfter;
   await activities.checkKeyWorks({ apiKey: spec.apiKey, model: spec.vertex.models[0]! });
-  const account = await activities.ensureServiceAccount({ project: spec.project, accountId: spec.serviceAccount.accountId, create: true });
+  const account = await activities.ensureServiceAccount({ project: spec.project, accountId: spec.serviceAccount!.accountId, create: true });
   const role = await activities.ensureVertexRole({ project: spec.project, member: `serviceAccount:${account.email}` });
   await activities.ensureTokenCreator({ serviceAccountEmail: account.email });
   await activities.probeVertex({ project: spec.project, location: spec.vertex.location, models: spec.vertex.models, serviceAccountEmail: account.email, roleGrantedAt: role.confirmedAt });

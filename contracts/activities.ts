@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import type { Route } from './route';
+import type { FederatedRuntime } from './runtime';
 import type { DualRunReport, KeyAudit, KeyRestrictions, KeySnapshot, ProbeReport, TrafficReport } from './reports';
 import { DualRunPromptSchema, looksLikeKeyString } from './spec';
 import type { UndoResult } from './undo';
@@ -143,6 +144,73 @@ export interface RoleGrant {
   confirmedAt: string;
 }
 
+// --- the runtime's identity ------------------------------------------------------------------
+
+/** The account a Google Cloud runtime runs as: named in the spec, or a Cloud Run job's. */
+export interface RuntimeAccountInput {
+  project: string;
+  serviceAccount?: string;
+  cloudRunJob?: { name: string; location: string };
+  accountInAnotherProject: boolean;
+}
+
+export interface RuntimeAccount {
+  email: string;
+  uniqueId: string;
+  /** Where the email came from. */
+  source: 'spec' | 'cloud-run-job';
+  /** The Compute Engine default account, which often holds Editor on the whole project. */
+  computeDefault: boolean;
+}
+
+/** What ensuring a workload identity pool or provider found or did. */
+export interface EnsuredResource {
+  name: string;
+  /** keyless created it (or undeleted it) for this workflow run: rollback may delete it. */
+  created: boolean;
+  /** It was deleted (its id still reserved) and keyless undeleted it. */
+  undeleted: boolean;
+}
+
+/** The OIDC provider keyless wants in a pool. */
+export interface WantedProvider {
+  poolName: string;
+  providerId: string;
+  issuer: string;
+  allowedAudiences: string[];
+  attributeMapping: Record<string, string>;
+  attributeCondition: string;
+  displayName?: string;
+  /** Who asks (default: the workflow run, inside an activity); marks what keyless creates. */
+  owner?: string;
+}
+
+/** What the federated chain's probe proved. */
+export interface WorkloadIdentityProbe {
+  /**
+   * `chain`: a runner token of the emulator's issuer went through STS and impersonation to Vertex, as
+   * the job will. `configuration`: against Google, where keyless cannot obtain a runner's token, the
+   * pool, provider, condition and binding were read back and checked; `keyless doctor` inside the
+   * job proves the rest.
+   */
+  verified: 'chain' | 'configuration';
+  checks: { check: string; ok: boolean; detail: string }[];
+}
+
+export interface ProbeWorkloadIdentityInput {
+  project: string;
+  location: string;
+  models: string[];
+  serviceAccountEmail: string;
+  /** The runtime, as the spec gives it (github-actions, gitlab-ci or oidc). */
+  runtime: FederatedRuntime;
+  providerName: string;
+  member: string;
+  attributeCondition: string;
+  /** When the binding was confirmed: a refusal inside IAM's propagation window is retried, after it is final. */
+  grantedAt?: string;
+}
+
 // --- probe, dual-run, traffic ----------------------------------------------------------------
 
 export interface ProbeVertexInput {
@@ -246,6 +314,27 @@ export interface KeylessActivities {
   deleteServiceAccount(input: { email: string }): Promise<{ deleted: boolean } & UndoResult>;
   /** The orchestrator's own identity. */
   whoAmI(): Promise<{ email: string }>;
+
+  /** The project's number, which IAM principals name. */
+  projectNumber(input: { project: string }): Promise<{ number: string }>;
+  /** The account a Google Cloud runtime already runs as; InvalidSpec when it does not exist or lives in another project unannounced. */
+  resolveRuntimeAccount(input: RuntimeAccountInput): Promise<RuntimeAccount>;
+  /** Creates the workload identity pool, adopts it, or undeletes it when its id is still reserved. */
+  ensureWorkloadIdentityPool(input: { projectNumber: string; poolId: string; owner?: string }): Promise<EnsuredResource>;
+  /** Creates (or undeletes) the pipeline's OIDC provider; one that exists with another condition is refused (InvalidSpec). */
+  ensureWorkloadIdentityProvider(input: WantedProvider): Promise<EnsuredResource>;
+  /** Whether the account already lets the federated member act as it (read before the grant, to know who owns it). */
+  hasWorkloadIdentityUser(input: { serviceAccountEmail: string; member: string }): Promise<{ held: boolean }>;
+  /** Grants roles/iam.workloadIdentityUser on the account to the federated member. */
+  ensureWorkloadIdentityUser(input: { serviceAccountEmail: string; member: string }): Promise<{ added: boolean }>;
+  /** Compensation: deletes the provider keyless created (Google keeps its id 30 days). */
+  deleteWorkloadIdentityProvider(input: { name: string }): Promise<UndoResult>;
+  /** Compensation: deletes the pool keyless created, once no other provider is left in it. */
+  deleteWorkloadIdentityPool(input: { name: string }): Promise<UndoResult>;
+  /** Compensation: takes back roles/iam.workloadIdentityUser from the federated member. */
+  removeWorkloadIdentityUser(input: { serviceAccountEmail: string; member: string }): Promise<UndoResult>;
+  /** Proves the job's own path: the whole chain in the embedded default, the configuration against Google. */
+  probeWorkloadIdentity(input: ProbeWorkloadIdentityInput): Promise<WorkloadIdentityProbe>;
 
   /** One live generateContent per model as the service account; throws the first failure, classified. */
   probeVertex(input: ProbeVertexInput): Promise<ProbeReport>;

@@ -34,7 +34,16 @@ export interface PlanFacts {
   tokenCreatorHeld?: boolean;
   /** The route store's current document. */
   currentRoute?: { vertexPercent: number; generation: number };
+  /** The project's number (federated principals and pool names use it). */
+  projectNumber?: string;
+  /** What exists of a federated runtime's pool, provider and binding. */
+  workloadIdentity?: { pool: ResourceState; provider: ResourceState; userHeld: boolean };
+  /** The account a Google Cloud runtime runs as. */
+  runtimeAccount?: { email: string; computeDefault: boolean };
 }
+
+/** A pool's or provider's state: `deleted` means its id is reserved (undeletable for 30 days). */
+export type ResourceState = 'active' | 'deleted' | 'absent';
 
 /** Whether a planned step changes something (not a warning or a note). */
 export function isChange(step: PlannedStep): boolean {

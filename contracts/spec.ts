@@ -4,6 +4,8 @@
 
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from './duration';
+import { serviceAccountEmail } from './roles';
+import { RuntimeSchema } from './runtime';
 
 /** Looks like an API key string (standard `AIza…` or auth key `AQ.…`); such a value is refused and never echoed. */
 export function looksLikeKeyString(value: string): boolean {
@@ -76,13 +78,18 @@ export const PipelineSpecSchema = z.strictObject({
   project: projectId,
   apiKey: keyResourceName,
   stopgap: z.boolean().default(true),
-  serviceAccount: z.strictObject({
-    accountId,
-    create: z.boolean().default(true),
-    displayName: z.string().max(100).optional(),
-    /** Keep the account and its role on rollback even if keyless created them. */
-    keepOnRollback: z.boolean().default(false),
-  }),
+  /** Where the job runs: how it gets the account's identity there. Absent: `external` (the operator arranges it). */
+  runtime: RuntimeSchema.default({ kind: 'external' }),
+  /** The account keyless creates (or adopts) for the pipeline; a `google` runtime adopts the account the job already runs as instead. */
+  serviceAccount: z
+    .strictObject({
+      accountId,
+      create: z.boolean().default(true),
+      displayName: z.string().max(100).optional(),
+      /** Keep the account and its role on rollback even if keyless created them. */
+      keepOnRollback: z.boolean().default(false),
+    })
+    .optional(),
   vertex: z.strictObject({
     location: z.string().regex(/^[a-z]+(-[a-z]+[0-9]+)?$/, 'location must be "global", a multi-region such as "us", or a region such as "us-central1"').default('global'),
     models: z.array(z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'models entries are model ids such as "gemini-2.5-flash"')).min(1).max(10),
@@ -165,6 +172,17 @@ export const PipelineSpecSchema = z.strictObject({
     })
     .prefault({}),
 }).superRefine((spec, ctx) => {
+  if (spec.runtime.kind === 'google') {
+    if (spec.serviceAccount) {
+      ctx.addIssue({ code: 'custom', path: ['serviceAccount'], message: 'a google runtime adopts the account the job already runs as (runtime.serviceAccount or runtime.cloudRunJob), so the job keeps its other permissions: remove serviceAccount' });
+    }
+    const owner = /@([a-z][a-z0-9-]+)\.iam\.gserviceaccount\.com$/.exec(spec.runtime.serviceAccount ?? '')?.[1];
+    if (owner && owner !== spec.project && !spec.runtime.accountInAnotherProject) {
+      ctx.addIssue({ code: 'custom', path: ['runtime', 'serviceAccount'], message: `runtime.serviceAccount belongs to project ${owner}, not ${spec.project}: set runtime.accountInAnotherProject: true if that is meant (keyless binds the Vertex role in ${spec.project})` });
+    }
+  } else if (!spec.serviceAccount) {
+    ctx.addIssue({ code: 'custom', path: ['serviceAccount'], message: 'serviceAccount is required: the account the pipeline will call Vertex as, e.g. {accountId: nightly-summarizer}' });
+  }
   const calls = spec.vertex.models.length * spec.dualRun.prompts.length * spec.dualRun.samples;
   if (calls > MAX_DUAL_RUN_CALLS) {
     ctx.addIssue({ code: 'custom', path: ['dualRun', 'samples'], message: `dual-run would make ${calls} calls per path (models × prompts × samples); the limit is ${MAX_DUAL_RUN_CALLS}` });
@@ -203,6 +221,22 @@ export function validateSpec(input: unknown): { ok: true; spec: PipelineSpec } |
     ok: false,
     problems: result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
   };
+}
+
+/** The account a pipeline calls Vertex as, as its spec says. */
+export type PipelineAccount =
+  /** An account keyless creates (or adopts when it exists) and may delete on rollback if it created it. */
+  | { kind: 'managed'; email: string; accountId: string; create: boolean; displayName?: string; keepOnRollback: boolean }
+  /** The account a Google Cloud runtime already runs as: adopted, never created or deleted. Its email is unknown until read when only a Cloud Run job is named. */
+  | { kind: 'runtime'; email?: string; cloudRunJob?: { name: string; location: string }; accountInAnotherProject: boolean };
+
+export function pipelineAccount(spec: PipelineSpec): PipelineAccount {
+  if (spec.runtime.kind === 'google') {
+    return { kind: 'runtime', ...(spec.runtime.serviceAccount ? { email: spec.runtime.serviceAccount } : {}), ...(spec.runtime.cloudRunJob ? { cloudRunJob: spec.runtime.cloudRunJob } : {}), accountInAnotherProject: spec.runtime.accountInAnotherProject };
+  }
+  // The schema requires the section for every other runtime.
+  const account = spec.serviceAccount!;
+  return { kind: 'managed', email: serviceAccountEmail(account.accountId, spec.project), accountId: account.accountId, create: account.create, ...(account.displayName ? { displayName: account.displayName } : {}), keepOnRollback: account.keepOnRollback };
 }
 
 /** Milliseconds of a duration the schema has already validated. */

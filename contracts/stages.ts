@@ -7,6 +7,7 @@ export const PIPELINE_STAGES = [
   'inventory',
   'stopgap',
   'provision',
+  'identity',
   'probe',
   'dual-run',
   'approve-cutover',

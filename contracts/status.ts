@@ -7,7 +7,24 @@ import type { Wait } from './waits';
 
 /** One change keyless made to the outside world, with who approved it. */
 export interface Mutation {
-  kind: 'route-published' | 'account-created' | 'role-granted' | 'token-creator-granted' | 'key-restricted' | 'key-deleted' | 'key-restored' | 'key-undeleted' | 'account-deleted' | 'role-removed' | 'token-creator-removed';
+  kind:
+    | 'route-published'
+    | 'account-created'
+    | 'role-granted'
+    | 'token-creator-granted'
+    | 'workload-identity-pool-created'
+    | 'workload-identity-provider-created'
+    | 'workload-identity-user-granted'
+    | 'key-restricted'
+    | 'key-deleted'
+    | 'key-restored'
+    | 'key-undeleted'
+    | 'account-deleted'
+    | 'role-removed'
+    | 'token-creator-removed'
+    | 'workload-identity-pool-deleted'
+    | 'workload-identity-provider-deleted'
+    | 'workload-identity-user-removed';
   target: string;
   detail: string;
   at: string;
@@ -119,6 +136,13 @@ export interface MigrationStatus {
   rollback?: RollbackRecord;
   /** What rollback left as it found it, because someone else had changed it. */
   leftAsFound?: LeftAsFound[];
+  /** What the operator should know that stops nothing. */
+  warnings?: string[];
+  /**
+   * How far the job's own path was proved: `chain` (a runner token reached Vertex as the account)
+   * or `configuration` (read back; run `keyless doctor` inside the job before approving the cutover).
+   */
+  runtime?: { kind: string; verified: 'chain' | 'configuration' };
 }
 
 /** The result of a finished migration. */
@@ -137,4 +161,7 @@ export interface MigrationResult {
   refusals?: ApprovalRefusals;
   rollback?: RollbackRecord;
   leftAsFound?: LeftAsFound[];
+  warnings?: string[];
+  /** What the identity stage set up for a federated runtime, and how far the probe proved it. */
+  workloadIdentity?: { pool: string; provider: string; member: string; attributeCondition: string; verified?: 'chain' | 'configuration' };
 }

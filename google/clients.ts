@@ -31,7 +31,7 @@ export interface GoogleClients {
   monitoring: MetricServiceClient;
   storage: Storage;
   /** Base URLs of the REST APIs, for the rare call no client library covers (e.g. fields newer than the client). */
-  endpoints: { apiKeys: string; iam: string; iamCredentials: string; resourceManager: string };
+  endpoints: { apiKeys: string; iam: string; iamCredentials: string; resourceManager: string; run: string; sts: string };
   /**
    * A Gemini client for one target; never both an API key and Vertex. `authClient` makes a
    * Vertex client act as someone else (e.g. an impersonated pipeline account).
@@ -92,6 +92,8 @@ export function createGoogleClients(config: EndpointConfig, options: CreateGoogl
       iam: endpoint('https://iam.googleapis.com'),
       iamCredentials: endpoint('https://iamcredentials.googleapis.com'),
       resourceManager: endpoint('https://cloudresourcemanager.googleapis.com'),
+      run: endpoint('https://run.googleapis.com'),
+      sts: endpoint('https://sts.googleapis.com'),
     },
     genai(target, genaiOptions = {}) {
       return createGenAi(config, target, target.kind === 'vertex' ? (genaiOptions.authClient ?? options.authClient) : undefined);

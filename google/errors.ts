@@ -233,6 +233,15 @@ function typeFor(info: GoogleErrorInfo, options: Omit<GoogleErrorContext, 'conte
   return ErrorType.InvalidRequest;
 }
 
+/** The Google error facts behind `err`: a KeylessError's (googleError keeps them as its first detail), or read from a client's error. */
+export function googleErrorInfo(err: unknown): GoogleErrorInfo {
+  if (isKeylessError(err)) {
+    const info = err.details[0] as Partial<GoogleErrorInfo> | undefined;
+    if (info && typeof info.httpStatus === 'number' && typeof info.status === 'string') return info as GoogleErrorInfo;
+  }
+  return describeGoogleError(err);
+}
+
 /** The KeylessError for a Google error, its message prefixed with what was being done; KeylessErrors pass through. */
 export function googleError(err: unknown, options: GoogleErrorContext): KeylessError {
   if (isKeylessError(err)) return err;

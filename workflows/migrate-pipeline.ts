@@ -7,12 +7,11 @@ import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, up
 import { ErrorType } from '../contracts/errors';
 import { KeylessPipeline, KeylessProject } from '../contracts/names';
 import { validateSpec, type PipelineSpec, type PipelineSpecInput } from '../contracts/spec';
-import { nextStage } from '../contracts/stages';
 import type { MigrationResult, RollbackRecord } from '../contracts/status';
 import { Migration, RollbackRequested, nowIso, type MigrationMemory } from './migration';
 import { rollback } from './rollback';
 import { legacyUndos } from './rollback-legacy';
-import { STAGE_DEFINITIONS, runningStage } from './stages';
+import { STAGE_DEFINITIONS, runningStage, stageAfter } from './stages';
 
 /** Migrates one pipeline from its API key to Vertex AI with a service account. */
 export async function migratePipeline(input: PipelineSpecInput, memory?: MigrationMemory): Promise<MigrationResult> {
@@ -28,8 +27,8 @@ export async function migratePipeline(input: PipelineSpecInput, memory?: Migrati
   try {
     for (let stage = runningStage(m.stage); stage; stage = runningStage(m.stage)) {
       m.checkpoint();
-      const next = await STAGE_DEFINITIONS[stage].run(m);
-      m.enter(next ?? nextStage(stage));
+      const chosen = await STAGE_DEFINITIONS[stage].run(m);
+      m.enter(stageAfter(stage, chosen ?? undefined));
     }
   } catch (err) {
     const record = rollbackRecordFor(err);

@@ -22,9 +22,9 @@ import {
   type RollbackRequest,
 } from '../contracts/messages';
 import { KeylessStage } from '../contracts/names';
+import type { WorkloadIdentityProbe } from '../contracts/activities';
 import type { DualRunReport, KeySnapshot, ProbeReport, SoakTraffic, TrafficReport } from '../contracts/reports';
-import { serviceAccountEmail } from '../contracts/roles';
-import type { PipelineSpec } from '../contracts/spec';
+import { pipelineAccount, type PipelineSpec } from '../contracts/spec';
 import type { ApprovalStage, Stage } from '../contracts/stages';
 import type { ApprovalRefusals, CanaryAnalysis, Decision, LeftAsFound, MigrationResult, MigrationStatus, Mutation, RollbackRecord } from '../contracts/status';
 import type { Undo, UndoResult } from '../contracts/undo';
@@ -58,6 +58,7 @@ export interface MigrationMemory {
   refusals?: ApprovalRefusals;
   /** Absent in the memory of runs from before the undo log (rollback-legacy.ts rebuilds it). */
   undos?: Undo[];
+  warnings?: string[];
 }
 
 /** What the stages learned about the outside world, kept for later stages and for rollback. */
@@ -88,6 +89,16 @@ export interface MigrationFacts {
   stepBaseline?: TrafficReport;
   /** Compensations rollback skipped because someone else changed the resource since keyless did. */
   leftAsFound?: LeftAsFound[];
+  /** The project's number (federated principals name it). */
+  projectNumber?: string;
+  /** The account a Google Cloud runtime runs as, as provision found it. */
+  runtimeAccount?: { email: string; source: 'spec' | 'cloud-run-job'; computeDefault: boolean };
+  /** What the identity stage set up for a federated runtime. */
+  workloadIdentity?: { pool: string; provider: string; member: string; attributeCondition: string };
+  /** When roles/iam.workloadIdentityUser was confirmed (IAM's propagation window starts there). */
+  workloadIdentityGrantedAt?: string;
+  /** What the probe proved of the job's own path. */
+  runtimeProbe?: WorkloadIdentityProbe;
 }
 
 export class Migration {
@@ -109,6 +120,8 @@ export class Migration {
   readonly refusals: ApprovalRefusals;
   /** How to undo what was done, oldest first; rollback walks it newest first. */
   readonly undos: Undo[];
+  /** What the operator should know but that stops nothing (e.g. a runtime on the Compute Engine default account). */
+  readonly warnings: string[];
   rollbackRecord?: RollbackRecord;
   /** The KeylessStage value last published by a wait, so a wait upserts only when it changes it. */
   private publishedStage?: string;
@@ -132,6 +145,7 @@ export class Migration {
     this.refusals = memory?.refusals ?? { total: 0, recent: [] };
     this.rollbackRecord = memory?.rollback;
     this.undos = memory?.undos ?? (memory && legacyUndos ? legacyUndos(memory) : []);
+    this.warnings = memory?.warnings ?? [];
   }
 
   memory(): MigrationMemory {
@@ -150,12 +164,20 @@ export class Migration {
       rollback: this.rollbackRecord,
       refusals: this.refusals,
       undos: this.undos,
+      warnings: this.warnings,
     };
   }
 
   /** The pipeline's service account: as provision found it, else as the spec names it. */
   get serviceAccountEmail(): string {
-    return this.facts.serviceAccountEmail ?? serviceAccountEmail(this.spec.serviceAccount.accountId, this.spec.project);
+    return this.facts.serviceAccountEmail ?? pipelineAccount(this.spec).email ?? '';
+  }
+
+  /** Records something the operator should know; said once, in the status and the result. */
+  warn(text: string): void {
+    if (this.warnings.includes(text)) return;
+    this.warnings.push(text);
+    log.warn(text);
   }
 
   /** Registers every message handler, each with the description the Temporal UI lists. */
@@ -260,6 +282,8 @@ export class Migration {
       refusals: this.refusals.total > 0 ? this.refusals : undefined,
       rollback: this.rollbackRecord,
       leftAsFound: this.facts.leftAsFound,
+      ...(this.warnings.length > 0 ? { warnings: this.warnings } : {}),
+      ...(this.facts.runtimeProbe ? { runtime: { kind: this.spec.runtime.kind, verified: this.facts.runtimeProbe.verified } } : {}),
     };
   }
 
@@ -273,6 +297,7 @@ export class Migration {
       bakeEndsAt: this.bakeEndsAt,
       rollbackReason: this.rollbackRecord?.reason,
       leftAsFound: this.facts.leftAsFound?.map((x) => x.target),
+      runtimeUnproven: this.facts.runtimeProbe?.verified === 'configuration',
     });
   }
 
@@ -399,6 +424,8 @@ export class Migration {
       refusals: this.refusals.total > 0 ? this.refusals : undefined,
       rollback: this.rollbackRecord,
       leftAsFound: this.facts.leftAsFound,
+      ...(this.warnings.length > 0 ? { warnings: this.warnings } : {}),
+      ...(this.facts.workloadIdentity ? { workloadIdentity: { ...this.facts.workloadIdentity, ...(this.facts.runtimeProbe ? { verified: this.facts.runtimeProbe.verified } : {}) } } : {}),
     };
   }
 }

@@ -16,6 +16,8 @@ export interface PhaseInput {
   rollbackReason?: string;
   /** Resources rollback left as someone else changed them: the operator has to look at them. */
   leftAsFound?: string[];
+  /** The job's own path was only checked, not walked: the operator should run `keyless doctor` inside the job. */
+  runtimeUnproven?: boolean;
 }
 
 /** What happens next, in one line. */
@@ -27,6 +29,9 @@ export function describeNext(state: PhaseInput): string {
 function describe(state: PhaseInput): string {
   // A held soak is a wait too, but the operator's next step is what matters: say how to end it.
   if (state.wait?.kind === 'key-traffic') return HELD;
+  if (state.wait?.kind === 'approval' && state.wait.stage === 'cutover' && state.runtimeUnproven) {
+    return `waiting for ${describeWait(state.wait)}; first run \`keyless doctor\` inside the job: against Google keyless could check the runtime's configuration, not walk its path`;
+  }
   if (state.wait) return `waiting for ${describeWait(state.wait)}`;
   switch (state.stage) {
     case 'canary': {

@@ -5,8 +5,7 @@
 
 import { ActivityFailure, log, patched, type ApplicationFailure } from '@temporalio/workflow';
 import { ErrorType } from '../contracts/errors';
-import { serviceAccountEmail } from '../contracts/roles';
-import type { PipelineSpec } from '../contracts/spec';
+import { pipelineAccount, type PipelineSpec } from '../contracts/spec';
 import { keyLeftAsFoundAdvice, type Mutation } from '../contracts/status';
 import type { Undo } from '../contracts/undo';
 import { compensations } from './activities';
@@ -38,15 +37,15 @@ export async function legacyRollback(m: Migration): Promise<void> {
   }
   const keyRestored = keyTouched ? await restoreKeyUnlessChanged(m, by) : true;
   const email = m.serviceAccountEmail;
-  if (m.facts.roleAdded && !m.spec.serviceAccount.keepOnRollback) {
+  if (m.facts.roleAdded && !m.spec.serviceAccount?.keepOnRollback) {
     await compensations.removeVertexRole({ project: m.spec.project, member: `serviceAccount:${email}` });
     m.recordMutation({ kind: 'role-removed', target: m.spec.project, detail: `rollback: roles/aiplatform.user removed for ${email}`, approvedBy: by });
   }
-  if (m.facts.tokenCreatorAdded && !m.facts.accountCreated && !m.spec.serviceAccount.keepOnRollback && patched(TOKEN_CREATOR_COMPENSATION)) {
+  if (m.facts.tokenCreatorAdded && !m.facts.accountCreated && !m.spec.serviceAccount?.keepOnRollback && patched(TOKEN_CREATOR_COMPENSATION)) {
     await compensations.removeTokenCreator({ serviceAccountEmail: email });
     m.recordMutation({ kind: 'token-creator-removed', target: email, detail: 'rollback: the orchestrator may no longer mint its tokens', approvedBy: by });
   }
-  if (m.facts.accountCreated && !m.spec.serviceAccount.keepOnRollback) {
+  if (m.facts.accountCreated && !m.spec.serviceAccount?.keepOnRollback) {
     await compensations.deleteServiceAccount({ email });
     m.recordMutation({ kind: 'account-deleted', target: email, detail: 'rollback: the account keyless created is deleted', approvedBy: by });
   }
@@ -93,8 +92,8 @@ async function restoreKeyUnlessChanged(m: Migration, by: string | undefined): Pr
  */
 export function legacyUndos(memory: MigrationMemory, spec: PipelineSpec): Undo[] {
   const { facts } = memory;
-  const keep = spec.serviceAccount.keepOnRollback;
-  const email = facts.serviceAccountEmail ?? serviceAccountEmail(spec.serviceAccount.accountId, spec.project);
+  const keep = spec.serviceAccount?.keepOnRollback ?? false;
+  const email = facts.serviceAccountEmail ?? (pipelineAccount(spec).email ?? '');
   const member = `serviceAccount:${email}`;
   const undos: Undo[] = [];
   const ids: Partial<Record<Mutation['kind'], string>> = {};

@@ -3,9 +3,9 @@
 // fix; any blocking finding makes the exit code non-zero.
 
 import { GoogleAuth } from 'google-auth-library';
-import { VERTEX_ROLE, serviceAccountEmail } from '../../contracts/roles';
+import { VERTEX_ROLE } from '../../contracts/roles';
 import type { Route } from '../../contracts/route';
-import type { PipelineSpec } from '../../contracts/spec';
+import { pipelineAccount, type PipelineSpec } from '../../contracts/spec';
 import { apiKeyFromEnv, createGeminiClient, environmentConflicts, routeSourceFromStore, type RouteSource } from '../../gemini-client';
 import { CLOUD_PLATFORM, endpointConfigFromEnv } from '../../google/endpoints';
 import { describeGoogleError, isApiKeyRejection } from '../../google/errors';
@@ -93,7 +93,7 @@ export function doctorOptionsFromSpec(spec: PipelineSpec, env: Record<string, st
     env,
     project: spec.project,
     location: spec.vertex.location,
-    serviceAccount: serviceAccountEmail(spec.serviceAccount.accountId, spec.project),
+    serviceAccount: pipelineAccount(spec).email,
   };
 }
 

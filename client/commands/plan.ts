@@ -4,13 +4,16 @@
 // so the plan cannot drift from what a run does.
 
 import { ErrorType, isKeylessError } from '../../contracts/errors';
-import { isChange, type PlanFacts, type PlannedStep } from '../../contracts/plan';
-import type { PipelineSpec } from '../../contracts/spec';
+import { isChange, type PlanFacts, type PlannedStep, type ResourceState } from '../../contracts/plan';
+import { isFederated, poolName, providerName, workloadIdentityPlan, type FederatedRuntime } from '../../contracts/runtime';
+import { pipelineAccount, type PipelineSpec } from '../../contracts/spec';
 import type { GoogleClients } from '../../google/clients';
-import { describeGoogleError } from '../../google/errors';
+import { googleErrorInfo } from '../../google/errors';
 import { TOKEN_CREATOR_ROLE, VERTEX_ROLE, holdsPlainBinding, projectPolicy, serviceAccountPolicy } from '../../google/iam-policy';
 import { inspectKey, type KeyInspection } from '../../google/keys/inventory';
-import { getServiceAccount, serviceAccountEmail, whoAmI } from '../../google/service-accounts';
+import { resolveRuntimeAccount } from '../../google/runtime-account';
+import { getServiceAccount, whoAmI } from '../../google/service-accounts';
+import { holdsWorkloadIdentityUser, projectNumber } from '../../google/workload-identity';
 import { builtInRouteStores, readRouteFrom } from '../../route-store';
 import { planMigration } from '../../workflows/stages';
 import type { Command } from '../command';
@@ -50,7 +53,9 @@ export async function planFromCloud(clients: GoogleClients, spec: PipelineSpec, 
 /** What the plan depends on, read from the cloud: the key, the account, the two policies, the route. */
 export async function readPlanFacts(clients: GoogleClients, spec: PipelineSpec, options: PlanOptions = {}): Promise<PlanFacts> {
   const key = await inspectForPlan(clients, spec);
-  const email = serviceAccountEmail(spec.serviceAccount.accountId, spec.project);
+  const wanted = pipelineAccount(spec);
+  const runtimeAccount = wanted.kind === 'runtime' ? await readOrExplain('reading the runtime\'s account', () => resolveRuntimeAccount(clients, { project: spec.project, ...(wanted.email ? { serviceAccount: wanted.email } : {}), ...(wanted.cloudRunJob ? { cloudRunJob: wanted.cloudRunJob } : {}), accountInAnotherProject: wanted.accountInAnotherProject })) : undefined;
+  const email = runtimeAccount?.email ?? wanted.email!;
   const account = await readOrExplain(`reading service account ${email}`, () => getServiceAccount(clients, email));
   const projectIam = await readOrExplain(`reading the IAM policy of projects/${spec.project}`, () => projectPolicy(clients, spec.project).read());
   const orchestrator = options.orchestratorEmail;
@@ -58,12 +63,37 @@ export async function readPlanFacts(clients: GoogleClients, spec: PipelineSpec, 
   const accountIam = account && orchestrator ? await readOrExplain(`reading the IAM policy of ${email}`, () => serviceAccountPolicy(clients, email).read()) : undefined;
   // A store the planner cannot read is not a reason to refuse a plan.
   const current = await readRouteFrom(builtInRouteStores(() => clients.storage), spec.route.store, spec.pipeline).catch(() => undefined);
+  const federated = isFederated(spec.runtime) ? await readWorkloadIdentity(clients, spec.project, spec.runtime, spec.pipeline, email) : undefined;
   return {
+    ...federated,
+    ...(runtimeAccount ? { runtimeAccount: { email: runtimeAccount.email, computeDefault: runtimeAccount.computeDefault } } : {}),
     key: { blockCandidate: key.audit.blockCandidate, deleted: key.audit.state === 'deleted', ...(key.audit.deleteTime ? { deleteTime: key.audit.deleteTime } : {}), sharedWith: key.sharedWith },
     accountExists: account !== undefined,
     vertexRoleHeld: holdsPlainBinding(projectIam, VERTEX_ROLE, `serviceAccount:${email}`),
     ...(orchestrator ? { orchestratorEmail: orchestrator, tokenCreatorHeld: holdsPlainBinding(accountIam, TOKEN_CREATOR_ROLE, `serviceAccount:${orchestrator}`) } : {}),
     ...(current ? { currentRoute: { vertexPercent: current.vertexPercent, generation: current.generation } } : {}),
+  };
+}
+
+/** What exists of a federated runtime's pool, provider and binding. */
+async function readWorkloadIdentity(clients: GoogleClients, project: string, runtime: FederatedRuntime, pipeline: string, email: string): Promise<Pick<PlanFacts, 'projectNumber' | 'workloadIdentity'>> {
+  const number = await readOrExplain(`reading projects/${project}`, () => projectNumber(clients, project));
+  const wif = workloadIdentityPlan(runtime, pipeline);
+  const stateOf = async (name: string, read: () => Promise<{ data: { state?: string | null } }>): Promise<ResourceState> => {
+    const found = await readOrExplain(`reading ${name}`, () => read().then((r) => r.data, (err: unknown) => (googleErrorInfo(err).httpStatus === 404 ? undefined : Promise.reject(err))));
+    return !found ? 'absent' : found.state === 'DELETED' ? 'deleted' : 'active';
+  };
+  const pools = clients.iam.projects.locations.workloadIdentityPools;
+  const pool = poolName(number, wif.poolId);
+  const provider = providerName(number, wif.poolId, wif.providerId);
+  const accountExists = (await getServiceAccount(clients, email)) !== undefined;
+  return {
+    projectNumber: number,
+    workloadIdentity: {
+      pool: await stateOf(pool, () => pools.get({ name: pool })),
+      provider: await stateOf(provider, () => pools.providers.get({ name: provider })),
+      userHeld: accountExists && (await readOrExplain(`reading the IAM policy of ${email}`, () => holdsWorkloadIdentityUser(clients, email, wif.member(number)))),
+    },
   };
 }
 
@@ -87,7 +117,9 @@ async function readOrExplain<T>(context: string, read: () => Promise<T>): Promis
   try {
     return await read();
   } catch (err) {
-    const info = isKeylessError(err) && err.details[0] ? (err.details[0] as ReturnType<typeof describeGoogleError>) : describeGoogleError(err);
+    if (err instanceof UserError) throw err;
+    if (isKeylessError(err) && err.type === ErrorType.InvalidSpec) throw new UserError(`${context}: ${err.message}`, ExitCode.Config);
+    const info = googleErrorInfo(err);
     if (info.httpStatus === 403) throw new UserError(`${context}: permission denied`, ExitCode.Failed, 'the plan needs read access to the key, the account and the project IAM policy');
     if (info.httpStatus === 0) throw new UserError(`${context}: the cloud is not answering (${info.message})`, ExitCode.Unavailable, 'check KEYLESS_EMULATOR or your network, then retry');
     throw new UserError(`${context}: ${info.httpStatus} ${info.status}: ${info.message}`, ExitCode.Failed);

@@ -87,6 +87,9 @@ describe('keyless command line', () => {
     const run = keyless('schema');
     expect(run.code).toBe(0);
     const schema = JSON.parse(run.out);
-    expect(schema.required).toEqual(expect.arrayContaining(['pipeline', 'project', 'apiKey', 'serviceAccount', 'vertex']));
+    expect(schema.required).toEqual(expect.arrayContaining(['pipeline', 'project', 'apiKey', 'vertex']));
+    // serviceAccount is required unless the runtime is google (checked by the spec's own validation).
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['serviceAccount', 'runtime']));
+    expect(JSON.stringify(schema.properties.runtime)).toContain('github-actions');
   });
 });

@@ -59,7 +59,8 @@ describe('keyless plan', () => {
     ]);
     expect(changes[1]!.target).toBe('nightly-summarizer@demo-project.iam.gserviceaccount.com');
     expect(changes[4]!.target).toBe('file://.keyless/routes/nightly-summarizer.json');
-    expect(steps.find((s) => s.mutation === 'note')?.detail).toMatch(/gemini-2\.5-flash/);
+    expect(steps.find((s) => s.stage === 'probe')?.detail).toMatch(/gemini-2\.5-flash/);
+    expect(steps.find((s) => s.stage === 'identity')).toMatchObject({ mutation: 'note', detail: expect.stringMatching(/^runtime external/) });
 
     const table = renderPlan(steps);
     expect(table).toMatch(/^#\s+STAGE\s+MUTATION/);

@@ -3,12 +3,13 @@
 
 import type { PlanFacts, PlannedStep } from '../../contracts/plan';
 import type { PipelineSpec } from '../../contracts/spec';
-import { PIPELINE_STAGES, type PipelineStage, type Stage } from '../../contracts/stages';
+import { PIPELINE_STAGES, nextStage, type PipelineStage, type Stage } from '../../contracts/stages';
 import * as approveCutover from './approve-cutover';
 import * as approveFinalize from './approve-finalize';
 import * as canary from './canary';
 import * as dualRun from './dual-run';
 import * as finalize from './finalize';
+import * as identity from './identity';
 import * as inventory from './inventory';
 import * as probe from './probe';
 import * as provision from './provision';
@@ -23,6 +24,7 @@ export const STAGE_DEFINITIONS: { readonly [S in PipelineStage]: StageDefinition
   inventory,
   stopgap,
   provision,
+  identity,
   probe,
   'dual-run': dualRun,
   'approve-cutover': approveCutover,
@@ -36,6 +38,15 @@ export const STAGE_DEFINITIONS: { readonly [S in PipelineStage]: StageDefinition
 export function runningStage(stage: Stage): PipelineStage | undefined {
   if (stage === 'held') return 'soak';
   return (PIPELINE_STAGES as readonly string[]).includes(stage) ? (stage as PipelineStage) : undefined;
+}
+
+/** The stage a migration enters after `stage` (or after a stage's own choice), passing over stages it does not enter. */
+export function stageAfter(stage: PipelineStage, chosen?: Stage): Stage {
+  let next: Stage = chosen ?? nextStage(stage);
+  for (let candidate = runningStage(next); candidate && next !== 'held' && STAGE_DEFINITIONS[candidate].entered?.() === false; candidate = runningStage(next)) {
+    next = nextStage(candidate);
+  }
+  return next;
 }
 
 /** The whole migration's plan, stage by stage in order, from what is known (changes nothing). */

@@ -1,11 +1,12 @@
-// Provision: the pipeline's service account (created, or adopted when it exists), its Vertex role
-// on the project, and the orchestrator's right to mint its tokens. Each grant keyless makes is
-// recorded with its undo, so rollback removes exactly what keyless added.
+// Provision: the pipeline's service account (created, or adopted when it exists; a Google Cloud
+// runtime's own account, adopted and never deleted), its Vertex role on the project, and the
+// orchestrator's right to mint its tokens. Each grant keyless makes is recorded with its undo, so
+// rollback removes exactly what keyless added.
 
 import { patched } from '@temporalio/workflow';
 import type { PlanFacts, PlannedStep } from '../../contracts/plan';
-import { TOKEN_CREATOR_ROLE, VERTEX_ROLE, serviceAccountEmail } from '../../contracts/roles';
-import type { PipelineSpec } from '../../contracts/spec';
+import { TOKEN_CREATOR_ROLE, VERTEX_ROLE } from '../../contracts/roles';
+import { pipelineAccount, type PipelineSpec } from '../../contracts/spec';
 import type { Undo } from '../../contracts/undo';
 import { mutations, reads } from '../activities';
 import type { Migration } from '../migration';
@@ -15,16 +16,19 @@ const BINDING_OWNER_READ = 'binding-owner-read';
 
 /** The three provision steps, always in this order: account, Vertex binding, token-creator grant. */
 export function plan(spec: PipelineSpec, facts: PlanFacts): PlannedStep[] {
-  const email = serviceAccountEmail(spec.serviceAccount.accountId, spec.project);
-  const kept = spec.serviceAccount.keepOnRollback ? ' (kept on rollback: serviceAccount.keepOnRollback)' : '';
-  const account: PlannedStep = facts.accountExists
-    ? { stage: 'provision', mutation: 'account-created', target: email, detail: 'exists: adopted (rollback will not delete it)', alreadyDone: true }
-    : spec.serviceAccount.create
-      ? { stage: 'provision', mutation: 'account-created', target: email, detail: `service account for ${spec.pipeline}${kept}` }
-      : { stage: 'provision', mutation: 'warning', target: email, detail: 'does not exist and serviceAccount.create is false: the migration would roll back at provision' };
+  const account = pipelineAccount(spec);
+  const email = account.email ?? facts.runtimeAccount?.email ?? `the account of Cloud Run job ${account.kind === 'runtime' ? account.cloudRunJob?.name : ''}`;
+  const accountStep: PlannedStep =
+    account.kind === 'runtime'
+      ? { stage: 'provision', mutation: 'account-created', target: email, detail: 'the Google Cloud runtime\'s own account: adopted, never deleted (the job keeps its other permissions)', alreadyDone: true }
+      : facts.accountExists
+        ? { stage: 'provision', mutation: 'account-created', target: email, detail: 'exists: adopted (rollback will not delete it)', alreadyDone: true }
+        : account.create
+          ? { stage: 'provision', mutation: 'account-created', target: email, detail: `service account for ${spec.pipeline}${account.keepOnRollback ? ' (kept on rollback: serviceAccount.keepOnRollback)' : ''}` }
+          : { stage: 'provision', mutation: 'warning', target: email, detail: 'does not exist and serviceAccount.create is false: the migration would roll back at provision' };
   const member = `serviceAccount:${email}`;
   return [
-    account,
+    accountStep,
     { stage: 'provision', mutation: 'role-granted', target: spec.project, detail: `${VERTEX_ROLE} for ${member}`, ...(facts.vertexRoleHeld ? { alreadyDone: true } : {}) },
     {
       stage: 'provision',
@@ -38,16 +42,19 @@ export function plan(spec: PipelineSpec, facts: PlanFacts): PlannedStep[] {
 
 export async function run(m: Migration): Promise<void> {
   const { spec } = m;
-  const keep = spec.serviceAccount.keepOnRollback;
-  const account = await mutations.ensureServiceAccount({
-    project: spec.project,
-    accountId: spec.serviceAccount.accountId,
-    displayName: spec.serviceAccount.displayName ?? `keyless: ${spec.pipeline}`,
-    create: spec.serviceAccount.create,
-  });
+  const wanted = pipelineAccount(spec);
+  const keep = wanted.kind === 'managed' && wanted.keepOnRollback;
+  let account: { email: string; uniqueId: string; created: boolean };
+  if (wanted.kind === 'runtime') {
+    const found = await reads.resolveRuntimeAccount({ project: spec.project, ...(wanted.email ? { serviceAccount: wanted.email } : {}), ...(wanted.cloudRunJob ? { cloudRunJob: wanted.cloudRunJob } : {}), accountInAnotherProject: wanted.accountInAnotherProject });
+    m.facts.runtimeAccount = { email: found.email, source: found.source, computeDefault: found.computeDefault };
+    account = { email: found.email, uniqueId: found.uniqueId, created: false };
+  } else {
+    account = await mutations.ensureServiceAccount({ project: spec.project, accountId: wanted.accountId, displayName: wanted.displayName ?? `keyless: ${spec.pipeline}`, create: wanted.create });
+  }
   m.facts.serviceAccountEmail = account.email;
   m.facts.serviceAccountUniqueId = account.uniqueId;
-  const [accountStep, roleStep] = plan(spec, { accountExists: !account.created });
+  const [accountStep, roleStep] = plan(spec, { accountExists: !account.created, runtimeAccount: { email: account.email, computeDefault: false } });
   const accountUndo: Undo = { id: `service-account:${account.email}`, activity: 'deleteServiceAccount', input: { email: account.email } };
   if (account.created) {
     m.facts.accountCreated = true;
@@ -64,7 +71,7 @@ export async function run(m: Migration): Promise<void> {
     m.facts.roleAdded = true;
     m.facts.roleGrantedAt = role.confirmedAt;
     const undo: Undo = { id: `vertex-role:${spec.project}:${member}`, activity: 'removeVertexRole', input: { project: spec.project, member } };
-    m.recordMutation({ kind: 'role-granted', target: roleStep!.target, detail: roleStep!.detail }, keep ? undefined : undo);
+    m.recordMutation({ kind: 'role-granted', target: roleStep!.target, detail: `${VERTEX_ROLE} for ${member}` }, keep ? undefined : undo);
   }
 
   const tokenCreator = await mutations.ensureTokenCreator({ serviceAccountEmail: account.email });

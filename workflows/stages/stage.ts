@@ -11,4 +11,9 @@ export interface StageDefinition {
   plan(spec: PipelineSpec, facts: PlanFacts): PlannedStep[];
   /** Runs the stage; answers the stage to go to when it is not the next one in order. */
   run(m: Migration): Promise<Stage | void>;
+  /**
+   * Whether the migration enters this stage; absent: always. A stage added to the machine answers
+   * false when replaying a history recorded before it existed (a patch), so that history replays.
+   */
+  entered?(): boolean;
 }
