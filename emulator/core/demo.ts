@@ -22,6 +22,10 @@ export const ORCHESTRATOR_ROLES = [
   'roles/iam.serviceAccountTokenCreator',
   'roles/monitoring.viewer',
   'roles/storage.objectAdmin',
+  // Federated runtimes: the project's workload identity pool and the pipelines' providers.
+  'roles/iam.workloadIdentityPoolAdmin',
+  // Google Cloud runtimes: the account a Cloud Run job runs as.
+  'roles/run.viewer',
 ] as const;
 
 const DAY_MS = 86_400_000;

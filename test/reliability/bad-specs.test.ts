@@ -14,6 +14,8 @@ const good = {
   vertex: { models: ['gemini-2.5-flash'] },
 };
 
+const github = { kind: 'github-actions', repository: 'acme/nightly-jobs', repositoryId: '812345678' };
+
 const KEY_STRING = `AIza${'SyD3adB33fC0ffee0123456789abcdefghi'}`;
 type Case = [string, unknown, string];
 const without = (field: keyof typeof good) => Object.fromEntries(Object.entries(good).filter(([k]) => k !== field));
@@ -79,6 +81,31 @@ const CASES: Case[] = [
   ['dual-run samples zero', { ...good, dualRun: { samples: 0 } }, 'dualRun.samples'],
   ['dual-run too many calls', { ...good, vertex: { models: ['a', 'b', 'c', 'd', 'e'] }, dualRun: { prompts: Array.from({ length: 20 }, (_, i) => ({ text: `p${i}` })), samples: 20 } }, 'dualRun.samples'],
   ['threshold over 1', { ...good, dualRun: { thresholds: { minSimilarity: 1.5 } } }, 'dualRun.thresholds.minSimilarity'],
+  ['runtime kind unknown', { ...good, runtime: { kind: 'jenkins' } }, 'runtime.kind'],
+  ['github repository without owner', { ...good, runtime: { ...github, repository: 'nightly-jobs' } }, 'runtime.repository'],
+  ['github repository as URL', { ...good, runtime: { ...github, repository: 'https://github.com/acme/nightly-jobs' } }, 'runtime.repository'],
+  ['github repositoryId missing', { ...good, runtime: { kind: 'github-actions', repository: 'acme/nightly-jobs' } }, 'runtime.repositoryId'],
+  ['github repositoryId not numeric', { ...good, runtime: { ...github, repositoryId: 'acme-nightly' } }, 'runtime.repositoryId'],
+  ['github repositoryOwnerId not numeric', { ...good, runtime: { ...github, repositoryOwnerId: 'acme' } }, 'runtime.repositoryOwnerId'],
+  ['github ref not a full ref', { ...good, runtime: { ...github, ref: 'main' } }, 'runtime.ref'],
+  ['unknown field in github runtime', { ...good, runtime: { ...github, branch: 'main' } }, 'runtime'],
+  ['provider id too short', { ...good, runtime: { ...github, provider: 'gh' } }, 'runtime.provider'],
+  ['provider id with uppercase', { ...good, runtime: { ...github, provider: 'Nightly-GH' } }, 'runtime.provider'],
+  ['provider id too long', { ...good, runtime: { ...github, provider: 'p'.repeat(33) } }, 'runtime.provider'],
+  ['provider id with the reserved prefix', { ...good, runtime: { ...github, provider: 'gcp-nightly' } }, 'runtime.provider'],
+  ['pool id with the reserved prefix', { ...good, runtime: { ...github, pool: 'gcp-pool' } }, 'runtime.pool'],
+  ['gitlab projectId missing', { ...good, runtime: { kind: 'gitlab-ci', projectPath: 'acme/jobs/nightly' } }, 'runtime.projectId'],
+  ['gitlab projectPath without group', { ...good, runtime: { kind: 'gitlab-ci', projectPath: 'nightly', projectId: '42' } }, 'runtime.projectPath'],
+  ['gitlab issuer over http', { ...good, runtime: { kind: 'gitlab-ci', projectPath: 'acme/nightly', projectId: '42', issuer: 'http://gitlab.internal' } }, 'runtime.issuer'],
+  ['oidc issuer over http', { ...good, runtime: { kind: 'oidc', issuer: 'http://oidc.example.com', audiences: ['keyless'], subject: 'system:serviceaccount:jobs:nightly' } }, 'runtime.issuer'],
+  ['oidc audiences empty', { ...good, runtime: { kind: 'oidc', issuer: 'https://oidc.example.com', audiences: [], subject: 'system:serviceaccount:jobs:nightly' } }, 'runtime.audiences'],
+  ['oidc pinning nothing', { ...good, runtime: { kind: 'oidc', issuer: 'https://oidc.example.com', audiences: ['keyless'] } }, 'runtime.claims'],
+  ['oidc admitting every GitHub repository', { ...good, runtime: { kind: 'oidc', issuer: 'https://token.actions.githubusercontent.com', audiences: ['keyless'], claims: { repository: 'acme/nightly-jobs' } } }, 'runtime.claims'],
+  ['oidc admitting every gitlab.com project', { ...good, runtime: { kind: 'oidc', issuer: 'https://gitlab.com', audiences: ['keyless'], subject: 'project_path:acme/nightly:ref_type:branch:ref:main' } }, 'runtime.claims'],
+  ['google runtime naming no account', { ...without('serviceAccount'), runtime: { kind: 'google' } }, 'runtime.serviceAccount'],
+  ['google runtime naming an account of another project', { ...without('serviceAccount'), runtime: { kind: 'google', serviceAccount: 'nightly@other-project.iam.gserviceaccount.com' } }, 'runtime.serviceAccount'],
+  ['google runtime with its own serviceAccount section', { ...good, runtime: { kind: 'google', serviceAccount: 'nightly@demo-project.iam.gserviceaccount.com' } }, 'serviceAccount'],
+  ['google runtime with a bad Cloud Run job name', { ...without('serviceAccount'), runtime: { kind: 'google', cloudRunJob: { name: 'Nightly Job', location: 'us-central1' } } }, 'runtime.cloudRunJob.name'],
   ['spec is a list', [good], '(spec)'],
   ['spec is a string', 'nightly-summarizer', '(spec)'],
   ['spec is null', null, '(spec)'],
@@ -115,7 +142,13 @@ describe('malformed specs', () => {
     refused++;
   });
 
-  it('accepts the well-formed spec the table starts from', () => {
+  it('accepts the well-formed spec the table starts from, and each runtime kind written well', () => {
     expect(checkSpec(good, 'spec.yaml').pipeline).toBe('nightly-summarizer');
+    expect(checkSpec(good, 'spec.yaml').runtime).toEqual({ kind: 'external' });
+    expect(checkSpec({ ...good, runtime: { ...github, repositoryOwnerId: 99, ref: 'refs/heads/main' } }, 'spec.yaml').runtime).toMatchObject({ repositoryId: '812345678', repositoryOwnerId: '99', pool: 'keyless' });
+    expect(checkSpec({ ...good, runtime: { kind: 'gitlab-ci', projectPath: 'acme/jobs/nightly', projectId: 42 } }, 'spec.yaml').runtime).toMatchObject({ projectId: '42', issuer: 'https://gitlab.com' });
+    expect(checkSpec({ ...good, runtime: { kind: 'oidc', issuer: 'https://token.actions.githubusercontent.com', audiences: ['keyless'], claims: { repository_id: '812345678' } } }, 'spec.yaml').runtime.kind).toBe('oidc');
+    expect(checkSpec({ ...without('serviceAccount'), runtime: { kind: 'google', cloudRunJob: { name: 'nightly', location: 'us-central1' } } }, 'spec.yaml').serviceAccount).toBeUndefined();
+    expect(checkSpec({ ...without('serviceAccount'), runtime: { kind: 'google', serviceAccount: 'nightly@other-project.iam.gserviceaccount.com', accountInAnotherProject: true } }, 'spec.yaml').runtime.kind).toBe('google');
   });
 });

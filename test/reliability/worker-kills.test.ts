@@ -20,7 +20,9 @@ const BOUNDARIES = ['inventory', 'stopgap', 'provision', 'probe', 'dual-run', 'c
 function previousStage(stage: (typeof BOUNDARIES)[number]): string | undefined {
   // The first workflow task, which enters inventory, never reached the server.
   if (stage === 'inventory') return undefined;
-  // Without approvals, approve-cutover and approve-finalize pass in the same workflow task as the stage before.
+  // Without approvals, approve-cutover and approve-finalize pass in the same workflow task as the
+  // stage before; so does identity for an external runtime.
+  if (stage === 'probe') return 'provision';
   if (stage === 'canary') return 'dual-run';
   if (stage === 'finalize') return 'soak';
   return STAGES[STAGES.indexOf(stage) - 1];

@@ -14,7 +14,7 @@ import { approveUpdate, statusQuery } from '../../contracts/messages';
 import { MIGRATE_PIPELINE_WORKFLOW, migrationWorkflowId } from '../../contracts/names';
 import { waitsForApproval } from '../../contracts/waits';
 import type { PipelineSpecInput } from '../../contracts/spec';
-import { DEMO_ORCHESTRATOR, PIPELINE_ANNOTATION } from '../../emulator';
+import { DEMO_ORCHESTRATOR, PIPELINE_ANNOTATION, type demoFixtureInput } from '../../emulator';
 import type { DemoOptions } from '../../emulator/core/demo';
 import { startTestCloud, type TestCloud } from './cloud';
 import { startLocalTestServer, startTimeSkippingServer, uniqueTaskQueue, workflowBundle } from './temporal';
@@ -38,7 +38,13 @@ export interface MigrationBench {
 /** Starts the bench with an unrestricted key for each named scenario pipeline. */
 export async function startMigrationBench(
   pipelines: string[],
-  estate: DemoOptions & { sharedKeys?: Record<string, string[]>; /** The dev server (real time, real limits) instead of time skipping. */ server?: 'time-skipping' | 'dev' } = {},
+  estate: DemoOptions & {
+    sharedKeys?: Record<string, string[]>;
+    /** The dev server (real time, real limits) instead of time skipping. */
+    server?: 'time-skipping' | 'dev';
+    /** More of the estate: accounts, Cloud Run jobs, pools. */
+    tweak?: (fixture: ReturnType<typeof demoFixtureInput>) => void;
+  } = {},
 ): Promise<MigrationBench> {
   const env = estate.server === 'dev' ? await startLocalTestServer() : await startTimeSkippingServer();
   const cloud = await startTestCloud({
@@ -51,6 +57,7 @@ export async function startMigrationBench(
       for (const [keyId, users] of Object.entries(estate.sharedKeys ?? {})) {
         fixture.keys!.push({ project: 'demo-project', keyId, displayName: `${keyId} (shared)`, annotations: { [PIPELINE_ANNOTATION]: users.join(',') } });
       }
+      estate.tweak?.(fixture);
     },
   });
   const routesDir = await mkdtemp(join(tmpdir(), 'keyless-routes-'));

@@ -39,8 +39,8 @@ export interface WorkerProcessOptions {
 export interface WorkerProcess {
   /** How many times a worker process was started. */
   readonly starts: number;
-  /** Starts a worker; with `killAtStage` it SIGKILLs itself at the first activity of that stage. */
-  start(options?: { killAtStage?: string }): Promise<void>;
+  /** Starts a worker; with `killAtStage` it SIGKILLs itself at the first activity of that stage, with `killAtActivity` as that activity is scheduled. */
+  start(options?: { killAtStage?: string; killAtActivity?: string }): Promise<void>;
   /** Resolves when the running worker process has exited, however it ended; bounded by `timeoutMs`. */
   exited(timeoutMs: number): Promise<void>;
   /** SIGKILL: no shutdown, no completion of in-flight tasks. */
@@ -75,7 +75,11 @@ export function workerProcess(options: WorkerProcessOptions): WorkerProcess {
     },
     async start(startOptions = {}) {
       if (child && child.exitCode === null && child.signalCode === null) throw new Error('a worker process already runs');
-      const runEnv = startOptions.killAtStage ? { ...env, KEYLESS_TEST_KILL_AT_STAGE: startOptions.killAtStage } : env;
+      const runEnv = {
+        ...env,
+        ...(startOptions.killAtStage ? { KEYLESS_TEST_KILL_AT_STAGE: startOptions.killAtStage } : {}),
+        ...(startOptions.killAtActivity ? { KEYLESS_TEST_KILL_AT_ACTIVITY: startOptions.killAtActivity } : {}),
+      };
       const c = spawn(process.execPath, ['--import', tsxLoader, workerScript], { cwd: repoRoot, env: runEnv, stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
       starts++;

@@ -3,7 +3,7 @@
 // rollbacks replay through workflows/rollback-legacy.ts): keep them as they are. Re-record the
 // others (and guard the change with patched()) only when a change is meant to reach running
 // migrations: KEYLESS_RECORD_HISTORIES=test/histories npx vitest run test/workflows/migrate-pipeline.test.ts
-// test/reliability/ownership.test.ts test/reliability/shared-key.test.ts
+// test/reliability/ownership.test.ts test/reliability/shared-key.test.ts test/workflows/identity.test.ts
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +24,8 @@ describe('replay of recorded migrations', () => {
         'rolled-back-migration.json',
         'foreign-change-rollback.json',
         'shared-key-migration.json',
+        'federated-migration.json',
+        'federated-rollback.json',
         'pre-undo-log-completed-migration.json',
         'pre-undo-log-rolled-back-migration.json',
         'pre-undo-log-foreign-change-rollback.json',
