@@ -29,6 +29,7 @@ import type { ApprovalStage, Stage } from '../contracts/stages';
 import type { ApprovalRefusals, CanaryAnalysis, Decision, LeftAsFound, MigrationResult, MigrationStatus, Mutation, RollbackRecord } from '../contracts/status';
 import type { Undo, UndoResult } from '../contracts/undo';
 import { describeWait, waitsForApproval, type Wait } from '../contracts/waits';
+import { countApproval, countMutation, countStage } from './metrics';
 import { describeNext } from './phase';
 
 /** Refused approvals kept in state: enough to see who tried, bounded so a flood cannot grow it. */
@@ -220,6 +221,7 @@ export class Migration {
     const receipt: ApprovalReceipt = { stage, decision, by, at: nowIso() };
     this.approvals.set(stage, receipt);
     this.decisions.push({ action: decision === 'approved' ? 'approve' : 'reject', stage, by, note, at: receipt.at });
+    countApproval(stage, decision);
     return receipt;
   }
 
@@ -231,6 +233,7 @@ export class Migration {
     this.refusals.recent.push(refusal);
     if (this.refusals.recent.length > KEPT_REFUSALS) this.refusals.recent.splice(0, this.refusals.recent.length - KEPT_REFUSALS);
     log.warn('refused an approval from outside approvals.approvers', { action, stage, by });
+    countApproval(stage, 'refused');
     return ApplicationFailure.create({
       type: ErrorType.ApproverNotAllowed,
       nonRetryable: true,
@@ -311,6 +314,7 @@ export class Migration {
     this.stage = stage;
     this.publishedStage = stage;
     upsertSearchAttributes([{ key: KeylessStage, value: stage }]);
+    countStage(stage);
     this.publishDetails();
   }
 
@@ -364,6 +368,7 @@ export class Migration {
     const undoId = undo === undefined ? undefined : 'undoneWith' in undo ? undo.undoneWith : undo.id;
     const recorded: Mutation = { ...mutation, at: nowIso(), ...(undoId ? { undoId } : {}) };
     this.mutations.push(recorded);
+    countMutation(recorded.kind);
     if (undo && !('undoneWith' in undo)) this.recordUndo(undo);
     return recorded;
   }

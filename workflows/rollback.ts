@@ -3,8 +3,10 @@
 // and each is marked done once it succeeds, so a rollback retried or resumed never repeats a step.
 
 import { CancellationScope, patched } from '@temporalio/workflow';
+import { ErrorType } from '../contracts/errors';
 import type { UndoResult } from '../contracts/undo';
 import { compensations } from './activities';
+import { countRollback } from './metrics';
 import type { Migration } from './migration';
 import { legacyRollback } from './rollback-legacy';
 
@@ -12,6 +14,7 @@ import { legacyRollback } from './rollback-legacy';
 const UNDO_LOG = 'undo-log';
 
 export async function rollback(m: Migration): Promise<void> {
+  countRollback(m.rollbackRecord?.failureType ?? ErrorType.OperatorRequest);
   m.setWait(undefined);
   m.enter('rolling-back');
   await CancellationScope.nonCancellable(async () => {

@@ -137,7 +137,7 @@ describe('given a fleet of 30 on three keyless workers, a Temporal server and Po
     });
   });
 
-  it("then every worker served the Temporal SDK's Prometheus families on KEYLESS_METRICS_ADDRESS during the fleet", () => {
+  it("then every worker served the Temporal SDK's Prometheus families and keyless's own on KEYLESS_METRICS_ADDRESS during the fleet", () => {
     expect(scraped).toHaveLength(3);
     const familiesOf = (body: string) => new Set([...body.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
     for (const { worker, status, body } of scraped) {
@@ -148,12 +148,16 @@ describe('given a fleet of 30 on three keyless workers, a Temporal server and Po
       );
       expect(body, `worker ${worker + 1}`).toMatch(/^temporal_activity_execution_latency_bucket\{.*task_queue="keyless"/m);
     }
+    // keyless's own families, emitted from workflow code: some worker ran each kind of task by now.
+    const all = scraped.map((s) => s.body).join('\n');
+    expect(all).toMatch(/^keyless_migration_stages(_total)?\{[^}]*stage="provision"[^}]*\} [1-9]/m);
+    expect(all).toMatch(/^keyless_mutations(_total)?\{[^}]*kind="account-created"[^}]*\} [1-9]/m);
     const families = new Set(scraped.flatMap((s) => [...familiesOf(s.body)]));
     console.log(`worker metrics families: ${[...families].sort().join(', ')}`);
     recordScenario({
       scenario: 'cluster: worker metrics (KEYLESS_METRICS_ADDRESS) read mid-fleet',
       runs: scraped.length,
-      outcome: `3/3 endpoints answered; ${families.size} temporal_* families, workflow-task and activity latencies among them`,
+      outcome: `3/3 endpoints answered; ${[...families].filter((f) => f.startsWith('temporal_')).length} temporal_* families (workflow-task and activity latencies among them) and keyless's own (${[...families].filter((f) => f.startsWith('keyless_')).sort().join(', ')})`,
     });
   });
 
