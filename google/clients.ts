@@ -9,7 +9,7 @@ import type { GoogleGenAI } from '@google/genai';
 import { cloudresourcemanager, type cloudresourcemanager_v1, type cloudresourcemanager_v3 } from '@googleapis/cloudresourcemanager';
 import { iam, type iam_v1 } from '@googleapis/iam';
 import { iamcredentials, type iamcredentials_v1 } from '@googleapis/iamcredentials';
-import { GoogleAuth, type AuthClient, type Impersonated, type OAuth2Client } from 'google-auth-library';
+import { Compute, GoogleAuth, type AuthClient, type Impersonated, type OAuth2Client } from 'google-auth-library';
 import { CLOUD_PLATFORM, type EndpointConfig } from './endpoints';
 import { createGenAi, type GenAiTarget } from './genai';
 import { impersonatedClient, type ImpersonationOptions } from './impersonation';
@@ -64,10 +64,21 @@ function gaxEndpoint(config: EndpointConfig): { apiEndpoint?: string; port?: num
   return { apiEndpoint: url.hostname, port: Number(url.port || (protocol === 'https' ? 443 : 80)), protocol };
 }
 
+/**
+ * The orchestrator's credentials: Application Default Credentials against Google; in emulator mode
+ * the emulator's metadata server (GCE_METADATA_HOST), asked directly. ADC would first look for
+ * GOOGLE_APPLICATION_CREDENTIALS and the gcloud login of whoever runs the demo (real credentials,
+ * sent to a local emulator or to Google), and its metadata-server detection gives up after a few
+ * seconds on a loaded machine, failing every call of the process for good.
+ */
+function defaultAuth(config: EndpointConfig): GoogleAuth | OAuth2Client {
+  return config.mode === 'emulator' ? new Compute({ scopes: [CLOUD_PLATFORM] }) : new GoogleAuth({ scopes: [CLOUD_PLATFORM] });
+}
+
 export function createGoogleClients(config: EndpointConfig, options: CreateGoogleClientsOptions = {}): GoogleClients {
-  const auth: GoogleAuth | OAuth2Client = options.authClient ?? new GoogleAuth({ scopes: [CLOUD_PLATFORM] });
+  const auth: GoogleAuth | OAuth2Client = options.authClient ?? defaultAuth(config);
   // REST fallback in production too: one wire format, the one the emulator tests exercise.
-  const gax = { fallback: true as const, ...gaxEndpoint(config), ...(options.authClient ? { authClient: options.authClient } : { auth: auth as GoogleAuth }) };
+  const gax = { fallback: true as const, ...gaxEndpoint(config), ...(auth instanceof GoogleAuth ? { auth } : { authClient: auth }) };
   const rootUrl = config.mode === 'emulator' ? `${config.baseUrl}/` : undefined;
   // Temporal's retry policies (workflows/activities.ts) own retries: a library that retries a 429
   // or 5xx by itself sleeps in real time inside the attempt (gaxios: 3 retries of every GET, PUT
@@ -86,7 +97,7 @@ export function createGoogleClients(config: EndpointConfig, options: CreateGoogl
     resourceManagerV1: cloudresourcemanager({ version: 'v1', ...discovery }),
     iamCredentials: iamcredentials({ version: 'v1', ...discovery }),
     monitoring: new MetricServiceClient({ ...gax, clientConfig: withoutRetries('google.monitoring.v3.MetricService', ['ListTimeSeries']) }),
-    storage: createStorage(config, options.authClient),
+    storage: createStorage(config, auth instanceof GoogleAuth ? undefined : auth),
     endpoints: {
       apiKeys: endpoint('https://apikeys.googleapis.com'),
       iam: endpoint('https://iam.googleapis.com'),
@@ -96,7 +107,7 @@ export function createGoogleClients(config: EndpointConfig, options: CreateGoogl
       sts: endpoint('https://sts.googleapis.com'),
     },
     genai(target, genaiOptions = {}) {
-      return createGenAi(config, target, target.kind === 'vertex' ? (genaiOptions.authClient ?? options.authClient) : undefined);
+      return createGenAi(config, target, target.kind === 'vertex' ? (genaiOptions.authClient ?? (auth instanceof GoogleAuth ? undefined : auth)) : undefined);
     },
     impersonate(targetPrincipal, impersonation = {}) {
       return impersonatedClient(config, auth, targetPrincipal, impersonation);

@@ -1,7 +1,7 @@
 // Service accounts: their names, reading one, creating or adopting a pipeline's, deleting the one
 // keyless created, and the orchestrator's own identity.
 
-import { GoogleAuth, Impersonated } from 'google-auth-library';
+import { Compute, GoogleAuth, Impersonated } from 'google-auth-library';
 import { ErrorType, KeylessError } from '../contracts/errors';
 import type { GoogleClients } from './clients';
 import { serviceAccountEmail as accountEmail } from '../contracts/roles';
@@ -86,6 +86,17 @@ export async function deleteServiceAccount(clients: GoogleClients, email: string
   }
 }
 
+/** The account the metadata server (GCE_METADATA_HOST, else Google's) acts as. */
+async function metadataServerEmail(): Promise<string> {
+  const host = process.env.GCE_METADATA_HOST ?? 'metadata.google.internal';
+  const response = await fetch(`http://${host}/computeMetadata/v1/instance/service-accounts/default/email`, { headers: { 'Metadata-Flavor': 'Google' }, signal: AbortSignal.timeout(10_000) }).catch((err: unknown) => {
+    throw new KeylessError({ type: ErrorType.Transient, message: `the metadata server at ${host} did not answer for the orchestrator's email: ${(err as Error).message}` });
+  });
+  const email = (await response.text()).trim();
+  if (!response.ok || !email.includes('@')) throw new KeylessError({ type: ErrorType.Transient, message: `the metadata server at ${host} answered ${response.status} for the orchestrator's email` });
+  return email;
+}
+
 /**
  * The orchestrator's email: an explicit one, else what the credentials say (a key file's
  * client_email, the metadata server's account, an impersonation target).
@@ -94,6 +105,7 @@ export async function whoAmI(clients: Pick<GoogleClients, 'auth'>, explicit?: st
   if (explicit) return explicit;
   const { auth } = clients;
   if (auth instanceof Impersonated) return auth.getTargetPrincipal();
+  if (auth instanceof Compute) return metadataServerEmail();
   if (auth instanceof GoogleAuth) {
     const { client_email: email } = await auth.getCredentials();
     if (email) return email;
