@@ -42,6 +42,13 @@ export interface RouteCacheOptions {
   /** A read slower than this counts as failed, so a hung store cannot stall a run. */
   readTimeoutMs: number;
   now?: () => number;
+  /**
+   * The last route an earlier process saw (a disk cache) and how long ago it read it: held as the
+   * last route seen, and used without a read while younger than the TTL.
+   */
+  seed?: { route: Route | undefined; ageMs: number };
+  /** Called with the route kept after each successful read (to persist it for the next process). */
+  onRead?: (route: Route | undefined) => void;
 }
 
 /** The cached route; `current()` never rejects. */
@@ -53,6 +60,11 @@ export class RouteCache {
 
   constructor(private readonly options: RouteCacheOptions) {
     this.now = options.now ?? Date.now;
+    if (options.seed) {
+      this.view = { route: options.seed.route, stale: false };
+      const { ageMs } = options.seed;
+      if (ageMs >= 0 && ageMs < options.ttlMs) this.expiresAt = this.now() + options.ttlMs - ageMs;
+    }
   }
 
   /** The route to decide with: the cached one within the TTL, else a fresh read (shared by concurrent callers). */
@@ -72,6 +84,7 @@ export class RouteCache {
       // A lower generation is an older publication read from a lagging replica: keep the newer one.
       const keep = this.view.route && checked && checked.generation < this.view.route.generation ? this.view.route : checked;
       this.view = { route: keep, stale: false };
+      this.options.onRead?.(keep);
     } catch (err) {
       this.view = { route: this.view.route, stale: true, error: err instanceof Error ? err.message : String(err) };
     }
