@@ -2,10 +2,11 @@
 // run id, the environments it refuses, and the command's environment for the backend the split
 // chose. Behaviour and messages are the Python exec's (clients/python/src/keyless_route/cli.py),
 // so a runner may use either and get the same run: same variables, same run id, same stderr line.
+// The checks are plain functions rather than zod schemas: exec starts before every job, and
+// loading zod alone costs it more than half its start-up budget (test/exec/ covers each rule).
 
 import { isIPv4 } from 'node:net';
-import { z } from 'zod';
-import type { RouteView } from './route-cache';
+import type { RouteView } from './route-cache-core';
 import { PIPELINE_RE, PROJECT_RE } from './route-rules';
 
 export const EXEC_EXAMPLE = 'keyless exec --pipeline nightly-summarizer --store gs://my-project-keyless-routes --project my-project -- python summarize.py';
@@ -59,46 +60,6 @@ export function routeDocumentNames(pipeline: string, project: string | undefined
   return project === undefined ? [`${pipeline}.json`] : [`${project}/${pipeline}.json`, `${pipeline}.json`];
 }
 
-const seconds = (flag: string, fallback: number) =>
-  z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined) return fallback;
-      const value = raw.trim() === '' ? Number.NaN : Number(raw);
-      if (!(value >= 0 && value <= 3600)) {
-        ctx.addIssue({ code: 'custom', message: `--${flag} must be a number of seconds from 0 to 3600` });
-        return z.NEVER;
-      }
-      return value;
-    });
-
-/** exec's command line, checked in the Python exec's order; the first problem is the message. */
-const ExecOptionsSchema = z.object({
-  pipeline: z
-    .string({ error: "--pipeline is required: the pipeline's name as in its keyless spec, e.g. --pipeline nightly-summarizer" })
-    .min(1, "--pipeline is required: the pipeline's name as in its keyless spec, e.g. --pipeline nightly-summarizer")
-    .regex(PIPELINE_RE, '--pipeline must be 2-63 characters: lowercase letters, digits and hyphens, starting with a letter'),
-  store: z
-    .string({ error: "--store is required: where keyless publishes routes, file://<dir> or gs://<bucket>[/<prefix>] (the spec's route.store)" })
-    .min(1, "--store is required: where keyless publishes routes, file://<dir> or gs://<bucket>[/<prefix>] (the spec's route.store)")
-    .transform((store, ctx) => {
-      try {
-        return parseStoreUrl(store);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: `--store: ${(err as Error).message}` });
-        return z.NEVER;
-      }
-    }),
-  project: z.string().regex(PROJECT_RE, '--project must be a Google Cloud project id: 6-30 lowercase letters, digits and hyphens, starting with a letter').optional(),
-  command: z.array(z.string()).min(1, `no command after --; e.g. ${EXEC_EXAMPLE}`),
-  ttl: seconds('ttl', DEFAULT_TTL_SECONDS),
-  readTimeout: seconds('read-timeout', DEFAULT_READ_TIMEOUT_SECONDS),
-  runId: z.string().optional(),
-  expectServiceAccount: z.string().min(1, '--expect-service-account needs an account email').optional(),
-  cacheFile: z.string().min(1, '--cache-file needs a path').optional(),
-});
-
 /** exec's options once checked: seconds as numbers, the store parsed. */
 export interface ExecOptions {
   pipeline: string;
@@ -114,32 +75,45 @@ export interface ExecOptions {
   cacheFile: string | undefined;
 }
 
-/** Flag values (as parsed from the command line) and the command after `--`; throws ExecInputError. */
+const PIPELINE_REQUIRED = "--pipeline is required: the pipeline's name as in its keyless spec, e.g. --pipeline nightly-summarizer";
+const STORE_REQUIRED = "--store is required: where keyless publishes routes, file://<dir> or gs://<bucket>[/<prefix>] (the spec's route.store)";
+
+function seconds(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = raw.trim() === '' ? Number.NaN : Number(raw);
+  if (!(value >= 0 && value <= 3600)) throw new ExecInputError(`--${flag} must be a number of seconds from 0 to 3600`);
+  return value;
+}
+
+/** Flag values (as parsed from the command line) and the command after `--`, checked in the Python exec's order; throws ExecInputError. */
 export function parseExecOptions(flags: Record<string, string | undefined>, command: string[]): ExecOptions {
-  const parsed = ExecOptionsSchema.safeParse({
-    pipeline: flags.pipeline,
-    store: flags.store,
-    project: flags.project,
+  const { pipeline, store, project } = flags;
+  if (!pipeline) throw new ExecInputError(PIPELINE_REQUIRED);
+  if (!PIPELINE_RE.test(pipeline)) throw new ExecInputError('--pipeline must be 2-63 characters: lowercase letters, digits and hyphens, starting with a letter');
+  if (!store) throw new ExecInputError(STORE_REQUIRED);
+  let storeUrl: StoreUrl;
+  try {
+    storeUrl = parseStoreUrl(store);
+  } catch (err) {
+    throw new ExecInputError(`--store: ${(err as Error).message}`);
+  }
+  if (project !== undefined && !PROJECT_RE.test(project)) throw new ExecInputError('--project must be a Google Cloud project id: 6-30 lowercase letters, digits and hyphens, starting with a letter');
+  if (command.length === 0) throw new ExecInputError(`no command after --; e.g. ${EXEC_EXAMPLE}`);
+  const ttlSeconds = seconds('ttl', flags.ttl, DEFAULT_TTL_SECONDS);
+  const readTimeoutSeconds = seconds('read-timeout', flags['read-timeout'], DEFAULT_READ_TIMEOUT_SECONDS);
+  if (flags['expect-service-account'] === '') throw new ExecInputError('--expect-service-account needs an account email');
+  if (flags['cache-file'] === '') throw new ExecInputError('--cache-file needs a path');
+  return {
+    pipeline,
+    storeText: store,
+    store: storeUrl,
+    project,
     command,
-    ttl: flags.ttl,
-    readTimeout: flags['read-timeout'],
+    ttlSeconds,
+    readTimeoutSeconds,
     runId: flags['run-id'],
     expectServiceAccount: flags['expect-service-account'],
     cacheFile: flags['cache-file'],
-  });
-  if (!parsed.success) throw new ExecInputError(parsed.error.issues[0]!.message);
-  const o = parsed.data;
-  return {
-    pipeline: o.pipeline,
-    storeText: flags.store!,
-    store: o.store,
-    project: o.project,
-    command: o.command,
-    ttlSeconds: o.ttl,
-    readTimeoutSeconds: o.readTimeout,
-    runId: o.runId,
-    expectServiceAccount: o.expectServiceAccount,
-    cacheFile: o.cacheFile,
   };
 }
 

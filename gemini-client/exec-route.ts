@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Route } from '../contracts/route';
 import { routeDocumentNames, type ExecOptions } from './exec-environment';
-import { RouteCache, type RouteSource, type RouteView } from './route-cache';
+import { RouteCache, type RouteSource, type RouteView } from './route-cache-core';
 import { defaultRouteCacheFile, readRouteDiskEntry, writeRouteDiskEntry } from './route-disk-cache';
 import { MAX_ROUTE_BYTES, parseRouteDocument, RouteRefused, type RouteDocumentContext } from './route-rules';
 
