@@ -9,6 +9,7 @@ import { runSamplePipeline, type SampleReport, type SampleRun } from './run';
 
 export { SAMPLE_PIPELINES, samplePipeline, type SamplePipeline } from './catalog';
 export { runSamplePipeline, type SampleReport, type SampleRun } from './run';
+export { ensureJobPython, PYTHON_JOB, runExecSample, type ExecSampleOptions } from './exec-job';
 
 export interface StartSamplePipelinesOptions {
   /** The jobs' environment: KEYLESS_EMULATOR, and for child processes the ADC settings (GCE_METADATA_HOST, GOOGLE_CLOUD_PROJECT). */
