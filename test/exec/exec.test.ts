@@ -328,7 +328,7 @@ describe('unchanged jobs follow the route', () => {
     expect(results.map((r) => r.reported)).toEqual(results.map((r) => (r.mode === 'vertex' ? `vertex true  ${r.run}` : `api-key none key ${r.run}`)));
     const vertex = expected.filter((m) => m === 'vertex').length;
     expect(Math.abs((100 * vertex) / runs - 50)).toBeLessThanOrEqual(TOLERANCE_POINTS);
-  }, 300_000);
+  }, 600_000);
 
   it('a rollback to 0 % moves the runs back to the key within the TTL', async () => {
     const ttl = 2;
