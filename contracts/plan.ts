@@ -34,6 +34,8 @@ export interface PlanFacts {
   tokenCreatorHeld?: boolean;
   /** The route store's current document. */
   currentRoute?: { vertexPercent: number; generation: number };
+  /** The pipeline's requests (its key's and its account's) over a recent window, from Cloud Monitoring: what the canary's steps are sized against. */
+  observedVolume?: { requests: number; windowMs: number };
 }
 
 /** Whether a planned step changes something (not a warning or a note). */

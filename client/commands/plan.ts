@@ -10,6 +10,7 @@ import type { GoogleClients } from '../../google/clients';
 import { describeGoogleError } from '../../google/errors';
 import { TOKEN_CREATOR_ROLE, VERTEX_ROLE, holdsPlainBinding, projectPolicy, serviceAccountPolicy } from '../../google/iam-policy';
 import { inspectKey, type KeyInspection } from '../../google/keys/inventory';
+import { readPipelineVolume } from '../../google/monitoring';
 import { getServiceAccount, serviceAccountEmail, whoAmI } from '../../google/service-accounts';
 import { builtInRouteStores, readRouteFrom } from '../../route-store';
 import { planMigration } from '../../workflows/stages';
@@ -58,14 +59,22 @@ export async function readPlanFacts(clients: GoogleClients, spec: PipelineSpec, 
   const accountIam = account && orchestrator ? await readOrExplain(`reading the IAM policy of ${email}`, () => serviceAccountPolicy(clients, email).read()) : undefined;
   // A store the planner cannot read is not a reason to refuse a plan.
   const current = await readRouteFrom(builtInRouteStores(() => clients.storage), spec.route.store, spec.pipeline).catch(() => undefined);
+  // Nor is a Monitoring it cannot read: the steps are then listed without estimates.
+  const observedVolume = key.audit.uid
+    ? await readPipelineVolume(clients, { project: spec.project, keyUid: key.audit.uid, ...(account?.uniqueId ? { serviceAccountUniqueId: account.uniqueId } : {}), windowMs: VOLUME_WINDOW_MS }).catch(() => undefined)
+    : undefined;
   return {
     key: { blockCandidate: key.audit.blockCandidate, deleted: key.audit.state === 'deleted', ...(key.audit.deleteTime ? { deleteTime: key.audit.deleteTime } : {}), sharedWith: key.sharedWith },
     accountExists: account !== undefined,
     vertexRoleHeld: holdsPlainBinding(projectIam, VERTEX_ROLE, `serviceAccount:${email}`),
     ...(orchestrator ? { orchestratorEmail: orchestrator, tokenCreatorHeld: holdsPlainBinding(accountIam, TOKEN_CREATOR_ROLE, `serviceAccount:${orchestrator}`) } : {}),
     ...(current ? { currentRoute: { vertexPercent: current.vertexPercent, generation: current.generation } } : {}),
+    ...(observedVolume ? { observedVolume } : {}),
   };
 }
+
+/** How far back the pipeline's volume is read: a week shows a daily job's seven runs. */
+const VOLUME_WINDOW_MS = 7 * 24 * 3_600_000;
 
 /** The key's inspection; a missing key is a spec mistake, said with the field's name. */
 async function inspectForPlan(clients: GoogleClients, spec: PipelineSpec): Promise<KeyInspection> {

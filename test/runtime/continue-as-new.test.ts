@@ -99,6 +99,9 @@ function demoSpec(pipeline: string, overrides: Partial<PipelineSpecInput>): Pipe
     approvals: { cutover: false, finalize: false },
     route: { store: `file://${routesDir}` },
     ...overrides,
+    // No pipeline runs here: steps advance on their bake, the soak passes without a run.
+    canary: { minRequests: 0, ...overrides.canary },
+    soak: { minVertexRequests: 0, ...overrides.soak },
   };
 }
 
