@@ -103,9 +103,14 @@ function quantileMs(h: LatencyHistogram, q: number): number {
   let seen = 0;
   for (const b of h.buckets) {
     seen += b.count;
-    if (seen >= rank) return round(b.upperMs ?? b.lowerMs);
+    if (seen >= rank) return roundMs(b.upperMs ?? b.lowerMs);
   }
-  return round(h.buckets.at(-1)?.upperMs ?? h.buckets.at(-1)?.lowerMs ?? 0);
+  return roundMs(h.buckets.at(-1)?.upperMs ?? h.buckets.at(-1)?.lowerMs ?? 0);
+}
+
+/** Whole milliseconds, but for sub-10 ms latencies, which keep their fraction. */
+function roundMs(ms: number): number {
+  return ms >= 10 ? Math.round(ms) : round(ms);
 }
 
 function countOf(h: LatencyHistogram): number {
