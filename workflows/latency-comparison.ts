@@ -9,6 +9,11 @@ import type { LatencyJudgement, LatencySummary } from '../contracts/status';
 
 /** How many standard errors past the tolerated ratio a breach is, as for error rates. */
 const BREACH_Z = 3;
+/**
+ * Latencies below this are compared as this: a generateContent takes hundreds of milliseconds,
+ * and a difference among answers under 25 ms (a cache, a local emulator) is none a pipeline feels.
+ */
+const FLOOR_MS = 25;
 /** Fewer requests than this on either side cannot show a difference three standard errors wide. */
 export const MIN_LATENCY_SAMPLES = 5;
 
@@ -82,7 +87,7 @@ function weightedMedianOfDifferences(x: Point[], y: Point[]): number {
 }
 
 function points(buckets: LatencyBucket[]): Point[] {
-  return buckets.filter((b) => b.count > 0).map((b) => ({ log: Math.log(middleMs(b)), n: b.count }));
+  return buckets.filter((b) => b.count > 0).map((b) => ({ log: Math.log(Math.max(FLOOR_MS, middleMs(b))), n: b.count }));
 }
 
 /** A bucket's representative latency: the geometric middle of its bounds (latency buckets grow exponentially). */
