@@ -25,6 +25,9 @@ export type Wait =
 
 export type WaitKind = Wait['kind'];
 
+/** The KeylessStage search attribute while a migration waits for evidence: a fleet finds these waits by it. */
+export const EVIDENCE_WAIT_STAGES = { 'canary-evidence': 'canary-awaiting-evidence', 'pipeline-run': 'soak-awaiting-run' } as const satisfies Partial<Record<WaitKind, string>>;
+
 /** The wait as one line of text: what the status's `waitingFor` says. */
 export function describeWait(wait: Wait): string {
   switch (wait.kind) {

@@ -28,7 +28,7 @@ import { durationMs, type PipelineSpec } from '../contracts/spec';
 import type { ApprovalStage, Stage } from '../contracts/stages';
 import type { ApprovalRefusals, CanaryAnalysis, CanaryStepRecord, Decision, LeftAsFound, MigrationResult, MigrationStatus, Mutation, RollbackRecord, StepEvidence } from '../contracts/status';
 import type { Undo, UndoResult } from '../contracts/undo';
-import { describeWait, waitsForApproval, type Wait } from '../contracts/waits';
+import { EVIDENCE_WAIT_STAGES, describeWait, waitsForApproval, type Wait } from '../contracts/waits';
 import { EVIDENCE_STAGE_ATTRIBUTE } from './patches';
 import { describeNext, type PhaseInput } from './phase';
 
@@ -335,8 +335,8 @@ export class Migration {
 
   /** The KeylessStage search attribute for the current stage and wait: a wait for evidence is told apart, so a fleet can find them. */
   private stageAttribute(): string {
-    if (this.wait?.kind === 'canary-evidence' && patched(EVIDENCE_STAGE_ATTRIBUTE)) return 'canary-awaiting-evidence';
-    if (this.wait?.kind === 'pipeline-run' && patched(EVIDENCE_STAGE_ATTRIBUTE)) return 'soak-awaiting-run';
+    const kind = this.wait?.kind;
+    if ((kind === 'canary-evidence' || kind === 'pipeline-run') && patched(EVIDENCE_STAGE_ATTRIBUTE)) return EVIDENCE_WAIT_STAGES[kind];
     return this.stage;
   }
 
