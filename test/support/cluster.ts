@@ -427,12 +427,13 @@ export function clusterSpec(pipeline: string, routesDir: string, overrides: Part
     vertex: { models: ['gemini-2.5-flash'] },
     // Ten migrations at once on two cores make one sample's latency noise; orchestration is under test.
     dualRun: { thresholds: { maxLatencyRatio: 1_000 } },
-    canary: { steps: [{ percent: 50, bake: '1s' }, { percent: 100, bake: '1s' }], analysisInterval: '1s' },
-    soak: { duration: '1s' },
     approvals: { cutover: false, finalize: false },
     finalize: { action: 'restrict-ip', allowedIps: ['203.0.113.7'] },
     route: { store: `file://${routesDir}` },
     ...overrides,
+    // No pipeline runs here: steps advance on their bake, the soak passes without a run.
+    canary: { steps: [{ percent: 50, bake: '1s' }, { percent: 100, bake: '1s' }], analysisInterval: '1s', minRequests: 0, ...overrides.canary },
+    soak: { duration: '1s', minVertexRequests: 0, ...overrides.soak },
   };
 }
 
