@@ -17,3 +17,9 @@ export const SOAK_RUN_EVIDENCE = 'soak-run-evidence';
 
 /** approve-finalize and the shared-key wait analyse every interval and roll back on a breach. */
 export const WATCH_GATES = 'watch-gates';
+
+/**
+ * A wait that has nothing left to wait (a soak of 0 s) starts no timer: the dev server fires a 0 s
+ * timer after about a second, which was two thirds of a quick migration's orchestration time.
+ */
+export const NO_EMPTY_TIMERS = 'no-empty-timers';

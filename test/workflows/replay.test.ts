@@ -29,6 +29,7 @@ describe('replay of recorded migrations', () => {
         'shared-key-migration.json',
         'federated-migration.json',
         'federated-rollback.json',
+        'zero-soak-migration.json',
         'canary-evidence-migration.json',
         'evidence-wait-promoted-migration.json',
         'gate-breach-migration.json',

@@ -10,7 +10,7 @@ import type { PlanFacts, PlannedStep } from '../../contracts/plan';
 import { durationMs, type PipelineSpec } from '../../contracts/spec';
 import { reads } from '../activities';
 import { nowIso, type Migration } from '../migration';
-import { SOAK_RUN_EVIDENCE, WATCH_GATES } from '../patches';
+import { NO_EMPTY_TIMERS, SOAK_RUN_EVIDENCE, WATCH_GATES } from '../patches';
 import { addKeyTraffic, trafficBetween } from '../traffic-delta';
 import { readTrafficSinceAnchor } from './traffic';
 import { openWatch, watchGate } from './watch';
@@ -51,7 +51,8 @@ async function soakOnEvidence(m: Migration): Promise<void> {
   for (;;) {
     m.checkpoint();
     const window = m.facts.soakWindow;
-    await condition(() => m.promoteRequested || m.rollbackRecord !== undefined, Math.max(0, Date.parse(window.quietUntil) - Date.now()));
+    const left = Date.parse(window.quietUntil) - Date.now();
+    if (left > 0 || !patched(NO_EMPTY_TIMERS)) await condition(() => m.promoteRequested || m.rollbackRecord !== undefined, Math.max(0, left));
     m.checkpoint();
     const reading = await readTrafficSinceAnchor(m);
     const traffic = trafficBetween(window.baseline, reading);
