@@ -23,6 +23,8 @@ export interface ApprovalReceipt {
   decision: 'approved' | 'rejected';
   by: string;
   at: string;
+  /** true: `by` is the email a Google ID token proved; false: typed by the caller (approvals.verify none). */
+  verified?: boolean;
 }
 
 /** Payload of the rollback signal. */

@@ -2,7 +2,7 @@
 
 import type { ErrorType } from './errors';
 import type { DualRunReport, SoakTraffic } from './reports';
-import type { ApprovalStage, Outcome, Stage } from './stages';
+import type { Outcome, Stage } from './stages';
 import type { Wait } from './waits';
 
 /** One change keyless made to the outside world, with who approved it. */
@@ -42,15 +42,24 @@ export interface Decision {
   by: string;
   note?: string;
   at: string;
+  /**
+   * true: `by` is the email a Google ID token proved; false or absent: `by` is what the caller
+   * typed, unverified (approvals.verify none, or a signal without a token).
+   */
+  verified?: boolean;
+  /** Set when the message was recorded but not acted on, saying why (a promote signal where promote needs a token). */
+  ignored?: string;
 }
 
-/** An approve or reject the migration took in but would not act on: the attempt stays on record. */
+/** An approve, reject or promote the migration took in but would not act on: the attempt stays on record. */
 export interface ApprovalRefusal {
-  action: 'approve' | 'reject';
-  stage: ApprovalStage;
+  action: 'approve' | 'reject' | 'promote';
+  /** The approval stage of an approve or reject; the migration's stage for a promote. */
+  stage: string;
+  /** Who the token proved, or who the payload claimed when no token proved anyone. */
   by: string;
   at: string;
-  /** Why, as the caller was told (an ApproverNotAllowed failure). */
+  /** Why, as the caller was told (an ApproverNotAllowed or UnverifiedIdentity failure). */
   reason: string;
 }
 

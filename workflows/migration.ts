@@ -60,6 +60,14 @@ export interface MigrationMemory {
   /** Absent in the memory of runs from before the undo log (rollback-legacy.ts rebuilds it). */
   undos?: Undo[];
   warnings?: string[];
+  /** Google ID tokens already used on this workflow (each proves one act only), until they expire. */
+  usedTokens?: UsedToken[];
+}
+
+/** A used Google ID token: the SHA-256 of its text and its `exp` (seconds). */
+export interface UsedToken {
+  hash: string;
+  exp: number;
 }
 
 /** What the stages learned about the outside world, kept for later stages and for rollback. */
@@ -123,6 +131,8 @@ export class Migration {
   readonly undos: Undo[];
   /** What the operator should know but that stops nothing (e.g. a runtime on the Compute Engine default account). */
   readonly warnings: string[];
+  /** Google ID tokens already used here, so a token read from this history cannot act twice. */
+  readonly usedTokens: UsedToken[];
   rollbackRecord?: RollbackRecord;
   /** The KeylessStage value last published by a wait, so a wait upserts only when it changes it. */
   private publishedStage?: string;
@@ -147,6 +157,7 @@ export class Migration {
     this.rollbackRecord = memory?.rollback;
     this.undos = memory?.undos ?? (memory && legacyUndos ? legacyUndos(memory) : []);
     this.warnings = memory?.warnings ?? [];
+    this.usedTokens = memory?.usedTokens ?? [];
   }
 
   memory(): MigrationMemory {
@@ -166,6 +177,7 @@ export class Migration {
       refusals: this.refusals,
       undos: this.undos,
       warnings: this.warnings,
+      ...(this.usedTokens.length > 0 ? { usedTokens: this.usedTokens } : {}),
     };
   }
 
