@@ -140,6 +140,12 @@ export interface MigrationStatus {
   vertexPercent: number;
   mutations: Mutation[];
   decisions: Decision[];
+  /**
+   * How approvals are proved: `google-id-token` (each approver proved by a Google ID token) or
+   * `none` (anyone who may write to the namespace may approve, under any name: unverified).
+   * Absent from workers before verified approvals.
+   */
+  approvals?: { verify: 'google-id-token' | 'none'; approvers?: string[] };
   /** Approvals refused for who sent them; absent when there were none (or from an older worker). */
   refusals?: ApprovalRefusals;
   rollback?: RollbackRecord;
@@ -163,6 +169,12 @@ export interface MigrationResult {
   repair: boolean;
   mutations: Mutation[];
   decisions: Decision[];
+  /**
+   * How approvals are proved: `google-id-token` (each approver proved by a Google ID token) or
+   * `none` (anyone who may write to the namespace may approve, under any name: unverified).
+   * Absent from workers before verified approvals.
+   */
+  approvals?: { verify: 'google-id-token' | 'none'; approvers?: string[] };
   /** The dual-run report, when the migration got that far. */
   dualRun?: DualRunReport;
   canary: CanaryAnalysis[];

@@ -26,7 +26,7 @@ import { oidcAdminRoutes, oidcIssuerRoutes } from './surfaces/oidc-issuers';
 import { stsRoutes } from './surfaces/sts';
 import { workloadIdentityRoutes } from './surfaces/workload-identity';
 
-export { demoFixture, demoFixtureInput, DEMO_ORCHESTRATOR, DEMO_PROJECT, DEMO_PROJECT_NUMBER, ORCHESTRATOR_ROLES, PIPELINE_ANNOTATION } from './core/demo';
+export { demoFixture, demoFixtureInput, DEMO_OPERATOR, DEMO_ORCHESTRATOR, DEMO_PROJECT, DEMO_PROJECT_NUMBER, ORCHESTRATOR_ROLES, PIPELINE_ANNOTATION } from './core/demo';
 export { GITHUB_ACTIONS_ISSUER, GITLAB_COM_ISSUER, githubSubject, gitlabSubject, type GithubJob, type GitlabJob } from './core/ci-claims';
 export { ISSUER_PATH_PREFIX, emulatorUrlOf } from './core/oidc';
 export type { GithubRunner, GithubRunnerInput, MintedToken, MintOptions } from './core/oidc-issuers';

@@ -70,7 +70,7 @@ export interface DevStack {
   stop(): Promise<void>;
 }
 
-interface DevLock {
+export interface DevLock {
   pid: number;
   address: string;
   uiUrl: string;
@@ -164,6 +164,11 @@ async function startEmbeddedCloud(stateDir: string, port: number): Promise<Runni
   const emulator = await startEmulator({ port, fixture: 'demo', statePath: join(stateDir, 'emulator-state.json') });
   Object.assign(process.env, await emulator.envFor(DEMO_ORCHESTRATOR));
   return emulator;
+}
+
+/** The `keyless dev` (or demo) stack running from `stateDir`, if one is: where its Temporal and emulator are. */
+export function runningDevStack(stateDir = '.keyless'): Promise<DevLock | undefined> {
+  return readLiveLock(join(resolve(stateDir), 'dev.json'));
 }
 
 async function readLiveLock(path: string): Promise<DevLock | undefined> {

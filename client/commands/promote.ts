@@ -1,5 +1,6 @@
-// `keyless promote <pipeline>`: end the current bake, a held soak or the shared-key wait now (recorded).
+// `keyless promote <pipeline>`: end the current bake, a held soak or the shared-key wait now
+// (recorded), as the promote update carrying the operator's Google ID token.
 
-import { signalCommand } from '../operator-commands';
+import { promoteCommand } from '../operator-commands';
 
-export const promote = signalCommand('promote', 'End the current bake now and move on');
+export const promote = promoteCommand();

@@ -37,6 +37,10 @@ export function renderMigrationStatus(status: MigrationStatus): string {
     `next: ${status.next}`,
     `vertex: ${status.vertexPercent}%  mutations: ${status.mutations.length}`,
   ];
+  if (status.approvals) lines.push(`approvals: ${describeApprovals(status.approvals)}`);
+  for (const d of status.decisions) {
+    if (d.action === 'approve' || d.action === 'reject' || d.action === 'promote') lines.push(`  ${d.at} ${d.action}${d.stage ? ` ${d.stage}` : ''} by ${d.by} ${identityLabel(d)}`);
+  }
   for (const left of status.leftAsFound ?? []) {
     lines.push(`left as found: ${left.target}${left.changedFields.length ? ` (${left.changedFields.join(', ')} differ from before the migration)` : ''}`);
     lines.push(`  what to do: ${left.advice}`);
@@ -48,4 +52,18 @@ export function renderMigrationStatus(status: MigrationStatus): string {
     for (const r of refusals.recent) lines.push(`  ${r.at} ${r.action} ${r.stage} by ${r.by}: ${r.reason}`);
   }
   return lines.join('\n');
+}
+
+/** One line on how a migration's approvals are proved; "unverified" says what that means. */
+export function describeApprovals(approvals: NonNullable<MigrationStatus['approvals']>): string {
+  const who = approvals.approvers ? `approvers ${approvals.approvers.join(', ')}` : 'any approver';
+  return approvals.verify === 'google-id-token'
+    ? `verified by Google ID token (${who})`
+    : `unverified (approvals.verify none: anyone who may write to the Temporal namespace may approve, under any name; ${who})`;
+}
+
+/** How a decision's `by` is known. */
+export function identityLabel(decision: { verified?: boolean; ignored?: string }): string {
+  if (decision.ignored) return `(ignored: ${decision.ignored})`;
+  return decision.verified ? '(verified)' : '(unverified)';
 }

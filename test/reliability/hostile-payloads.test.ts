@@ -56,7 +56,7 @@ const HOSTILE_SIGNALS: Array<[label: string, send: (h: WorkflowHandle) => Promis
 
 describe('given a migration waiting for its cutover approval', () => {
   it('when it receives malformed updates, hostile signals and oversized payloads, then it refuses or ignores each and stays healthy', async () => {
-    const spec = bench.spec(PIPELINE, { approvals: { approvers: ['alice@example.com'] } });
+    const spec = bench.spec(PIPELINE, { approvals: { approvers: ['alice@example.com'], verify: 'none' } });
     await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
       const before = await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');
