@@ -82,7 +82,7 @@ export function renderFleetStatus(status: FleetStatus): string {
   const head = `fleet ${status.fleet}: wave ${status.wave}/${status.waves}${status.halted ? ` (halted at wave ${status.halted.wave})` : ''}${status.waitingFor ? `, waiting for ${status.waitingFor}` : ''}: ${counts}`;
   const rows = status.members.map((m) => `  wave ${m.wave}  ${m.pipeline.padEnd(30)} ${m.state}${m.reason ? `  (${m.reason})` : ''}`);
   const refusals = status.refusals
-    ? [`refused wave approvals: ${status.refusals.total}${status.refusals.total > status.refusals.recent.length ? ` (the last ${status.refusals.recent.length} below)` : ''}`, ...status.refusals.recent.map((r) => `  ${r.at}  wave ${r.wave}  ${r.by}: ${r.reason}`)]
+    ? [`refused wave approvals: ${status.refusals.total}${status.refusals.total > status.refusals.recent.length ? ` (the last ${status.refusals.recent.length} below)` : ''}`, ...status.refusals.recent.map((r) => `  ${r.at}  wave ${r.wave}${r.pipeline ? ` (${r.pipeline})` : ''}  ${r.by}: ${r.reason}`)]
     : [];
   return [head, ...rows, ...refusals].join('\n');
 }

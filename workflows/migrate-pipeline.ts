@@ -5,6 +5,7 @@
 
 import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { ErrorType } from '../contracts/errors';
+import { fleetWorkflowId, type WaveGrant } from '../contracts/fleet';
 import { MigrationMemorySchema, memoryProblems } from '../contracts/memory';
 import { KeylessPipeline, KeylessProject, migrationWorkflowId } from '../contracts/names';
 import { formatPath, pipelineAccount, validateSpec, type PipelineSpec, type PipelineSpecInput } from '../contracts/spec';
@@ -15,11 +16,12 @@ import { legacyUndos } from './rollback-legacy';
 import { STAGE_DEFINITIONS, runningStage, stageAfter } from './stages';
 
 /** Migrates one pipeline from its API key to Vertex AI with a service account. */
-export async function migratePipeline(input: PipelineSpecInput, memory?: MigrationMemory): Promise<MigrationResult> {
+export async function migratePipeline(input: PipelineSpecInput, memory?: MigrationMemory, grant?: WaveGrant): Promise<MigrationResult> {
   const spec = parseSpec(input);
   // Runs from before these checks were accepted as they came; replaying them must not refuse them now.
   const trusted = patched(STATE_FROM_CONTINUE_AS_NEW) ? trustedMemory(spec, memory) : memory;
   const m = new Migration(spec, trusted, (old) => legacyUndos(old, spec));
+  if (grant && !trusted) acceptWaveGrant(m, grant);
   m.installHandlers();
   upsertSearchAttributes([
     { key: KeylessProject, value: spec.project },
@@ -58,6 +60,22 @@ function rollbackRecordFor(err: unknown): RollbackRecord | undefined {
 /** The failure's type when it is one of the taxonomy's; anything else is reported as Transient. */
 function taxonomyType(type: string | undefined | null): ErrorType {
   return (Object.values(ErrorType) as string[]).includes(type ?? '') ? (type as ErrorType) : ErrorType.Transient;
+}
+
+/**
+ * A fleet's wave approval standing for this migration's own: its approver is on record for the
+ * cutover and finalize, and stamped on their mutations. Only a parent fleet workflow (the server
+ * names it) may hand one over; from anyone else it is refused.
+ */
+function acceptWaveGrant(m: Migration, grant: WaveGrant): void {
+  const parent = workflowInfo().parent?.workflowId;
+  if (!parent || parent !== fleetWorkflowId(grant.fleet)) {
+    throw untrusted(ErrorType.UntrustedState, `refused a wave approval: only the fleet keyless-fleet/${grant.fleet} that started this migration may hand one over; nothing was changed`);
+  }
+  for (const stage of ['cutover', 'finalize'] as const) {
+    m.approvals.set(stage, { stage, decision: 'approved', by: grant.by, at: grant.at, verified: grant.verified });
+    m.decisions.push({ action: 'approve', stage, by: grant.by, note: `wave ${grant.wave} of fleet ${grant.fleet}`, at: grant.at, verified: grant.verified });
+  }
 }
 
 /** Patch id: the workflow id must be the spec's, and a memory comes only from continue-as-new, in MigrationMemorySchema's shape. */

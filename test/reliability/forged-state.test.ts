@@ -105,6 +105,14 @@ describe('given the plain Temporal client and a forged second argument', () => {
     recordScenario({ scenario: 'forged state: approvals, another key\'s snapshot', runs: 2, outcome: 'both refused as UntrustedState before any activity' });
   });
 
+  it('when a wave approval is handed over by someone who is not the fleet, then it fails as UntrustedState before any activity', async () => {
+    const grant = { fleet: 'nightly', wave: 1, by: 'alice@example.com', at, verified: true };
+    const failure = await refusal([bench.spec(PIPELINE), undefined, grant], migrationWorkflowId('demo-project', PIPELINE));
+    expect(failure.type).toBe('UntrustedState');
+    expect(failure.message).toMatch(/only the fleet keyless-fleet\/nightly that started this migration may hand one over/);
+    recordScenario({ scenario: 'forged wave approval (third argument, no parent fleet)', runs: 1, outcome: 'refused as UntrustedState before any activity' });
+  });
+
   it('when the workflow id is not the spec\'s keyless/<project>/<pipeline>, then it fails as InvalidSpec before any activity', async () => {
     const failure = await refusal([bench.spec(PIPELINE)], `keyless/demo-project/${PIPELINE}-elsewhere`);
     expect(failure.type).toBe('InvalidSpec');
