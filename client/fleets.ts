@@ -3,8 +3,8 @@
 
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { FleetSpecSchema, MIGRATE_FLEET_WORKFLOW, fleetStatusQuery, fleetWorkflowId, type FleetSpec, type FleetStatus } from '../contracts/fleet';
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { FleetSpecSchema, MIGRATE_FLEET_WORKFLOW, approveWaveUpdate, fleetStatusQuery, fleetWorkflowId, type FleetSpec, type FleetStatus, type WaveApproval, type WaveReceipt } from '../contracts/fleet';
 import { formatPath } from '../contracts/spec';
 import { ExitCode, UserError } from './errors';
 import { readSpecFile } from './spec-file';
@@ -70,6 +70,16 @@ export async function startFleet(client: Client, taskQueue: string, fleet: Fleet
     throw err;
   }
   return workflowId;
+}
+
+/** Sends approveWave; a refusal is shown as the fleet gave it. */
+export async function approveWave(client: Client, fleet: string, approval: WaveApproval): Promise<WaveReceipt> {
+  try {
+    return await client.workflow.getHandle(fleetWorkflowId(fleet)).executeUpdate(approveWaveUpdate, { args: [approval] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new UserError(`approveWave refused: ${err.cause?.message ?? err.message}`, ExitCode.Failed, `\`keyless status --fleet ${fleet}\` shows the refusals`);
+    throw err;
+  }
 }
 
 export async function fleetStatus(client: Client, fleet: string): Promise<FleetStatus> {

@@ -330,7 +330,7 @@ export class Migration {
     this.refusals.recent.push(refusal);
     if (this.refusals.recent.length > KEPT_REFUSALS) this.refusals.recent.splice(0, this.refusals.recent.length - KEPT_REFUSALS);
     log.warn('refused an operator decision', { action, stage, by, type });
-    countApproval(stage === 'cutover' || stage === 'finalize' ? stage : 'cutover', 'refused');
+    countApproval(action === 'promote' ? 'promote' : stage, 'refused');
     const still = this.wait ? `it still waits for ${describeWait(this.wait)}` : 'nothing changed';
     return ApplicationFailure.create({
       type,

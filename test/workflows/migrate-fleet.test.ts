@@ -7,6 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrationWorkflowId } from '../../contracts/names';
 import { MIGRATE_FLEET_WORKFLOW, approveWaveUpdate, fleetStatusQuery, fleetWorkflowId, type FleetSpecInput } from '../../contracts/fleet';
 import type { MigrationResult } from '../../contracts/status';
+import type { CliIo } from '../../client/command';
+import { approve } from '../../client/commands/approve';
+import { DEMO_OPERATOR } from '../../emulator';
 import type { FleetResult } from '../../workflows/migrate-fleet';
 import { startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
 
@@ -101,7 +104,8 @@ describe('migrateFleet', () => {
   });
 
   it('given verified wave approvals, takes the approver from the token, refuses the wave for a pipeline whose own approvers lack them, and stamps the approver on the others\' mutations', async () => {
-    const lead = 'lead@example.com';
+    // The demo operator: the one `keyless approve` acts as against the emulator.
+    const lead = DEMO_OPERATOR;
     const quick = { canary: { steps: [{ percent: 100, bake: '1m' }] }, soak: { duration: '0s' } };
     const fleet: FleetSpecInput = {
       fleet: 'verified-fleet',
@@ -118,8 +122,19 @@ describe('migrateFleet', () => {
       expect((typed as WorkflowUpdateFailedError).cause?.message).toMatch(/idToken: the fleet's approvals are verified/);
       const stranger = await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 1, idToken: await token('mallory@example.com') }] }).catch((e: unknown) => e);
       expect((stranger as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'ApproverNotAllowed' });
-      const receipt = await handle.executeUpdate(approveWaveUpdate, { args: [{ wave: 1, idToken: await token(lead) }] });
-      expect(receipt).toMatchObject({ wave: 1, by: lead, verified: true, refusedFor: ['f-v2'] });
+      // keyless approve --fleet verified-fleet --wave 1, with no credentials but the emulator's.
+      const printed: string[] = [];
+      const io: CliIo = {
+        print: (line) => void printed.push(line),
+        json: () => undefined,
+        env: { KEYLESS_EMULATOR: bench.cloud.emulator.baseUrl },
+        isTerminal: false,
+        google: () => bench.cloud.clients,
+        withTemporal: (fn) => fn({ client: bench.env.client, connection: undefined as never, config: undefined as never }),
+      };
+      expect(await approve.run({ values: { fleet: 'verified-fleet', wave: '1' }, positionals: [] }, io)).toBe(0);
+      expect(printed[0]).toMatch(/^wave 1 of verified-fleet approved by operator@example.com \(verified by Google ID token\)/);
+      expect(printed[1]).toBe('not for f-v2: their own approvers do not include operator@example.com, so they keep their own approvals');
       // f-v2 keeps its own gate: it waits for its own approver.
       const child = bench.env.client.workflow.getHandle(migrationWorkflowId('demo-project', 'f-v2'));
       await waitFor(() => child.query<{ wait?: { kind: string } }>('status'), (s) => s.wait?.kind === 'approval', 'f-v2 cutover approval');
