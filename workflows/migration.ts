@@ -215,7 +215,7 @@ export class Migration {
       description: MESSAGE_DESCRIPTIONS.approve,
     });
     setHandler(rejectUpdate, (a) => this.decide(a, 'rejected'), {
-      validator: (a) => this.validateApproval(a),
+      validator: (a) => this.validateApproval(a, 'reject'),
       description: MESSAGE_DESCRIPTIONS.reject,
     });
     setHandler(promoteUpdate, (a) => this.promote(a), { validator: (a) => this.validatePromote(a), description: MESSAGE_DESCRIPTIONS.promoteUpdate });
@@ -237,7 +237,7 @@ export class Migration {
    * no approver, passes on purpose: a validator's refusal leaves no trace in history, so decide()
    * records the attempt and then refuses it.
    */
-  validateApproval(input: Approval): void {
+  validateApproval(input: Approval, verb: 'approve' | 'reject' = 'approve'): void {
     const parsed = ApprovalSchema.safeParse(input);
     if (!parsed.success) {
       throw new Error(`invalid approval: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`);
@@ -246,7 +246,7 @@ export class Migration {
     if (!waitsForApproval(this.wait, stage)) {
       throw new Error(`stage ${stage} is not waiting for approval (the migration is at ${this.stage})`);
     }
-    this.requireToken(parsed.data, `keyless approve ${this.spec.pipeline} --stage ${stage}`);
+    this.requireToken(parsed.data, `keyless ${verb} ${this.spec.pipeline} --stage ${stage}`);
   }
 
   /** Refuses the promote update's malformed payload, or one without the token verified approvals need. */
