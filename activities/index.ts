@@ -4,10 +4,12 @@
 
 import type { KeylessActivities } from '../contracts/activities';
 import type { GoogleClients } from '../google/clients';
+import type { IdTokenPolicy } from '../google/id-tokens';
 import { readTraffic } from '../google/monitoring';
 import { builtInRouteStores, type RouteStore } from '../route-store';
 import { createDualRunActivities } from './dual-run';
 import { withFailures } from './failures';
+import { createIdTokenActivities } from './id-tokens';
 import { createIdentityActivities } from './identity';
 import { createKeyActivities } from './keys';
 import { createProbeActivities } from './probe';
@@ -24,6 +26,8 @@ export interface ActivityDeps {
   orchestratorEmail?: string;
   /** Route stores by URL scheme; `file` and `gs` are built in. */
   routeStores?: Record<string, RouteStore>;
+  /** Which Google ID tokens prove an operator (worker/config.ts idTokenPolicyFromEnv); default DEFAULT_ID_TOKEN_POLICY. */
+  idTokens?: IdTokenPolicy;
 }
 
 export function createActivities(deps: ActivityDeps): KeylessActivities {
@@ -35,6 +39,7 @@ export function createActivities(deps: ActivityDeps): KeylessActivities {
     ...createProbeActivities({ clients }),
     ...createDualRunActivities({ clients }),
     readTraffic: (input) => readTraffic(clients, input),
+    ...createIdTokenActivities(clients, deps.idTokens),
     ...createRouteActivities({ ...builtInRouteStores(() => clients.storage), ...deps.routeStores }),
   };
   return withFailures(activities);

@@ -3,8 +3,8 @@
 
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { FleetSpecSchema, MIGRATE_FLEET_WORKFLOW, fleetStatusQuery, fleetWorkflowId, type FleetSpec, type FleetStatus } from '../contracts/fleet';
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { FleetSpecSchema, MIGRATE_FLEET_WORKFLOW, approveWaveUpdate, fleetStatusQuery, fleetWorkflowId, type FleetSpec, type FleetStatus, type WaveApproval, type WaveReceipt } from '../contracts/fleet';
 import { formatPath } from '../contracts/spec';
 import { ExitCode, UserError } from './errors';
 import { readSpecFile } from './spec-file';
@@ -72,6 +72,16 @@ export async function startFleet(client: Client, taskQueue: string, fleet: Fleet
   return workflowId;
 }
 
+/** Sends approveWave; a refusal is shown as the fleet gave it. */
+export async function approveWave(client: Client, fleet: string, approval: WaveApproval): Promise<WaveReceipt> {
+  try {
+    return await client.workflow.getHandle(fleetWorkflowId(fleet)).executeUpdate(approveWaveUpdate, { args: [approval] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new UserError(`approveWave refused: ${err.cause?.message ?? err.message}`, ExitCode.Failed, `\`keyless status --fleet ${fleet}\` shows the refusals`);
+    throw err;
+  }
+}
+
 export async function fleetStatus(client: Client, fleet: string): Promise<FleetStatus> {
   return client.workflow.getHandle(fleetWorkflowId(fleet)).query(fleetStatusQuery);
 }
@@ -82,7 +92,7 @@ export function renderFleetStatus(status: FleetStatus): string {
   const head = `fleet ${status.fleet}: wave ${status.wave}/${status.waves}${status.halted ? ` (halted at wave ${status.halted.wave})` : ''}${status.waitingFor ? `, waiting for ${status.waitingFor}` : ''}: ${counts}`;
   const rows = status.members.map((m) => `  wave ${m.wave}  ${m.pipeline.padEnd(30)} ${m.state}${m.reason ? `  (${m.reason})` : ''}`);
   const refusals = status.refusals
-    ? [`refused wave approvals: ${status.refusals.total}${status.refusals.total > status.refusals.recent.length ? ` (the last ${status.refusals.recent.length} below)` : ''}`, ...status.refusals.recent.map((r) => `  ${r.at}  wave ${r.wave}  ${r.by}: ${r.reason}`)]
+    ? [`refused wave approvals: ${status.refusals.total}${status.refusals.total > status.refusals.recent.length ? ` (the last ${status.refusals.recent.length} below)` : ''}`, ...status.refusals.recent.map((r) => `  ${r.at}  wave ${r.wave}${r.pipeline ? ` (${r.pipeline})` : ''}  ${r.by}: ${r.reason}`)]
     : [];
   return [head, ...rows, ...refusals].join('\n');
 }

@@ -6,6 +6,7 @@ import {
   approveUpdate,
   pauseSignal,
   promoteSignal,
+  promoteUpdate,
   rejectUpdate,
   resumeSignal,
   rollbackSignal,
@@ -13,6 +14,7 @@ import {
   type Approval,
   type ApprovalReceipt,
   type OperatorAction,
+  type OperatorReceipt,
   type RollbackRequest,
 } from '../contracts/messages';
 import { ErrorType } from '../contracts/errors';
@@ -54,12 +56,38 @@ export async function sendDecision(client: Client, ref: MigrationRef, decision: 
   try {
     return await handle.executeUpdate(decision === 'approve' ? approveUpdate : rejectUpdate, { args: [approval] });
   } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
-      const notAllowed = err.cause instanceof ApplicationFailure && err.cause.type === ErrorType.ApproverNotAllowed;
-      const hint = notAllowed ? `ask someone listed in the spec's approvals.approvers; \`keyless status ${ref.pipeline}${ref.project ? ` --project ${ref.project}` : ''}\` shows the refusal` : undefined;
-      throw new UserError(`${decision} refused: ${err.cause?.message ?? err.message}`, ExitCode.Failed, hint);
+    throw refused(err, ref, decision);
+  }
+}
+
+/** An update's refusal as the operator should read it, with where to look and what to do. */
+function refused(err: unknown, ref: MigrationRef, verb: string): unknown {
+  if (!(err instanceof WorkflowUpdateFailedError)) return notFound(err, ref);
+  const type = err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
+  const status = `\`keyless status ${ref.pipeline}${ref.project ? ` --project ${ref.project}` : ''}\` shows the refusal`;
+  const hint =
+    type === ErrorType.ApproverNotAllowed
+      ? `ask someone listed in the spec's approvals.approvers; ${status}`
+      : type === ErrorType.UnverifiedIdentity
+        ? `the worker accepts the audiences in its KEYLESS_APPROVAL_AUDIENCE and tokens issued within KEYLESS_APPROVAL_MAX_TOKEN_AGE; run the command again for a fresh token; ${status}`
+        : undefined;
+  return new UserError(`${verb} refused: ${err.cause?.message ?? err.message}`, ExitCode.Failed, hint);
+}
+
+/**
+ * Sends the promote update, checked like approve. A worker from before it has no such update: the
+ * promote signal is sent instead (what older keyless did).
+ */
+export async function sendPromote(client: Client, ref: MigrationRef, action: OperatorAction): Promise<OperatorReceipt | 'signal'> {
+  const handle = await migrationHandle(client, ref);
+  try {
+    return await handle.executeUpdate(promoteUpdate, { args: [action] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError && /no registered handler for update/i.test(err.cause?.message ?? err.message)) {
+      await handle.signal(promoteSignal, action);
+      return 'signal';
     }
-    throw notFound(err, ref);
+    throw refused(err, ref, 'promote');
   }
 }
 

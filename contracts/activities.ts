@@ -4,6 +4,7 @@
 // results are JSON: they are recorded in workflow histories.
 
 import { z } from 'zod';
+import type { IdTokenVerdict } from './identity';
 import type { Route } from './route';
 import type { FederatedRuntime } from './runtime';
 import type { DualRunReport, KeyAudit, KeyRestrictions, KeySnapshot, ProbeReport, TrafficReport } from './reports';
@@ -351,6 +352,12 @@ export interface KeylessActivities {
   publishRouteToKey(input: { store: string; route: Route }): Promise<UndoResult>;
   /** Reads a pipeline's current route document, if any. */
   readRoute(input: { store: string; pipeline: string }): Promise<Route | null>;
+  /**
+   * Who a Google ID token proves (signature against Google's certificates, issuer, the worker's
+   * audiences, expiry, a verified email, issued recently); a token that proves no one is
+   * `ok: false` with the reason, never a failure.
+   */
+  verifyIdToken(input: { idToken: string }): Promise<IdTokenVerdict>;
   /**
    * The time by the clock of the systems keyless measures. Traffic windows are anchored to it,
    * not to workflow time, which a time-skipping test server runs days ahead.

@@ -39,6 +39,10 @@ export const ErrorType = {
   OperatorRequest: 'OperatorRequest',
   /** Nobody decided on an approval within approvals.deadline. A rollback reason only. */
   ApprovalDeadline: 'ApprovalDeadline',
+  /** A workflow input only keyless itself may give (a continued run's memory) came from elsewhere, or does not fit the spec. */
+  UntrustedState: 'UntrustedState',
+  /** A Google ID token that does not prove who sent an approval (signature, issuer, audience, age, email, reuse). */
+  UnverifiedIdentity: 'UnverifiedIdentity',
 } as const;
 
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
@@ -57,6 +61,8 @@ export const NON_RETRYABLE_ERROR_TYPES: ErrorType[] = [
   ErrorType.CanaryBreach,
   ErrorType.InvalidRequest,
   ErrorType.ApproverNotAllowed,
+  ErrorType.UntrustedState,
+  ErrorType.UnverifiedIdentity,
 ];
 
 /**

@@ -3,6 +3,7 @@
 
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
+import { IdTokenSchema } from './identity';
 import { PipelineSpecSchema } from './spec';
 import type { Outcome } from './stages';
 
@@ -23,6 +24,8 @@ export const FleetSpecSchema = z
     /** On halt, let the wave's running migrations finish, or roll them back. */
     onHalt: z.enum(['continue', 'rollback']).default('continue'),
     approvers: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+    /** As a pipeline's approvals.verify: google-id-token (default with approvers) or none. */
+    verify: z.enum(['google-id-token', 'none'], { message: 'verify must be google-id-token or none' }).optional(),
     pipelines: z.array(PipelineSpecSchema).min(1).max(MAX_FLEET_PIPELINES),
   })
   .superRefine((fleet, ctx) => {
@@ -43,13 +46,41 @@ export function fleetWorkflowId(fleet: string): string {
   return `keyless-fleet/${fleet}`;
 }
 
-/** Payload of the approveWave update: waves are numbered from 1. */
-export const WaveApprovalSchema = z.strictObject({
-  wave: z.number().int().min(1),
-  by: z.string().trim().min(1, 'by must name who acts').max(200),
-  note: z.string().max(2_000).optional(),
-});
+/** How a fleet's wave approvals are proved: its verify, else google-id-token when it names approvers. */
+export function fleetVerify(spec: Pick<FleetSpec, 'verify' | 'approvers'>): 'google-id-token' | 'none' {
+  return spec.verify ?? (spec.approvers ? 'google-id-token' : 'none');
+}
+
+/** Payload of the approveWave update (waves are numbered from 1): `{wave, idToken}` verified, `{wave, by}` not. */
+export const WaveApprovalSchema = z
+  .strictObject({
+    wave: z.number().int().min(1),
+    by: z.string().trim().min(1, 'by must name who acts').max(200).optional(),
+    idToken: IdTokenSchema.optional(),
+    note: z.string().max(2_000).optional(),
+  })
+  .refine((a) => !(a.by !== undefined && a.idToken !== undefined), { path: ['by'], message: 'by is taken from idToken: give one or the other, not both' })
+  .refine((a) => a.by !== undefined || a.idToken !== undefined, { path: ['by'], message: 'by must name who acts, or idToken must prove it' });
 export type WaveApproval = z.infer<typeof WaveApprovalSchema>;
+
+/** What approveWave answers: who approved, whether a token proved it, and the pipelines it could not approve. */
+export interface WaveReceipt {
+  wave: number;
+  by: string;
+  at: string;
+  verified?: boolean;
+  /** Pipelines of the wave whose own approvers do not include the approver (or need a verified one): they keep their own approvals. */
+  refusedFor?: string[];
+}
+
+/** A wave approval handed to a child migration: the approvals it stands for, with who gave them. */
+export interface WaveGrant {
+  fleet: string;
+  wave: number;
+  by: string;
+  at: string;
+  verified: boolean;
+}
 
 /** One pipeline of the fleet, as the parent sees it. */
 export interface FleetMember {
@@ -81,19 +112,21 @@ export interface FleetStatus {
   refusals?: { total: number; recent: WaveApprovalRefusal[] };
 }
 
-/** An approveWave the fleet took in but would not act on. */
+/** An approveWave the fleet took in but would not act on (for the whole wave, or for `pipeline` only). */
 export interface WaveApprovalRefusal {
   wave: number;
+  pipeline?: string;
   by: string;
   at: string;
   reason: string;
 }
 
-export const approveWaveUpdate = defineUpdate<{ wave: number; by: string; at: string }, [WaveApproval]>('approveWave');
+export const approveWaveUpdate = defineUpdate<WaveReceipt, [WaveApproval]>('approveWave');
 export const fleetStatusQuery = defineQuery<FleetStatus>('fleetStatus');
 
 export const FLEET_MESSAGE_DESCRIPTIONS = {
-  approveWave: 'Approve the next wave of the fleet: {"wave":2,"by":"you@example.com","note":"…"}',
+  approveWave:
+    'Approve the next wave of the fleet: {"wave":2,"idToken":"<Google ID token>","note":"…"} where approvals are verified (the approver is whoever the token proves; each pipeline\'s own approvers must include them), {"wave":2,"by":"you@example.com"} where not',
   fleetStatus: 'Counts of the fleet by state, the current wave, what the fleet waits for, and each pipeline',
   rollback: 'Halt the fleet: start no new wave and roll back the migrations of the running wave: {"by":"…","reason":"…"}',
 } as const;

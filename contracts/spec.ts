@@ -213,8 +213,14 @@ export const PipelineSpecSchema = z.strictObject({
     .strictObject({
       cutover: z.boolean().default(true),
       finalize: z.boolean().default(true),
-      /** Who may approve or reject; anyone when absent. */
+      /** Who may approve, reject or promote; anyone when absent. */
       approvers: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+      /**
+       * `google-id-token`: approve, reject and promote carry a Google ID token and the approver is
+       * whoever it proves; `none`: the payload's `by` is taken as typed (unverified). Default:
+       * google-id-token when approvers is set, else none.
+       */
+      verify: z.enum(['google-id-token', 'none'], { message: 'approvals.verify must be google-id-token or none' }).optional(),
       deadline: duration('approvals.deadline').default('72h'),
       onDeadline: z.enum(['rollback', 'wait']).default('rollback'),
     })
@@ -285,6 +291,11 @@ export function pipelineAccount(spec: PipelineSpec): PipelineAccount {
   // The schema requires the section for every other runtime.
   const account = spec.serviceAccount!;
   return { kind: 'managed', email: serviceAccountEmail(account.accountId, spec.project), accountId: account.accountId, create: account.create, ...(account.displayName ? { displayName: account.displayName } : {}), keepOnRollback: account.keepOnRollback };
+}
+
+/** How a spec's approvals are proved: its approvals.verify, else google-id-token when it names approvers. */
+export function approvalVerify(spec: Pick<PipelineSpec, 'approvals'>): 'google-id-token' | 'none' {
+  return spec.approvals.verify ?? (spec.approvals.approvers ? 'google-id-token' : 'none');
 }
 
 /** Milliseconds of a duration the schema has already validated. */

@@ -2,7 +2,7 @@
 
 import type { ErrorType } from './errors';
 import type { DualRunReport, SoakTraffic } from './reports';
-import type { ApprovalStage, Outcome, Stage } from './stages';
+import type { Outcome, Stage } from './stages';
 import type { Wait } from './waits';
 
 /** One change keyless made to the outside world, with who approved it. */
@@ -42,6 +42,13 @@ export interface Decision {
   by: string;
   note?: string;
   at: string;
+  /**
+   * true: `by` is the email a Google ID token proved; false or absent: `by` is what the caller
+   * typed, unverified (approvals.verify none, or a signal without a token).
+   */
+  verified?: boolean;
+  /** Set when the message was recorded but not acted on, saying why (a promote signal where promote needs a token). */
+  ignored?: string;
   /** A promote that ended a canary step: the evidence it accepted. */
   accepted?: StepEvidence;
 }
@@ -82,13 +89,15 @@ export interface CanaryStepRecord extends StepEvidence {
   evidenceWaitSince?: string;
 }
 
-/** An approve or reject the migration took in but would not act on: the attempt stays on record. */
+/** An approve, reject or promote the migration took in but would not act on: the attempt stays on record. */
 export interface ApprovalRefusal {
-  action: 'approve' | 'reject';
-  stage: ApprovalStage;
+  action: 'approve' | 'reject' | 'promote';
+  /** The approval stage of an approve or reject; the migration's stage for a promote. */
+  stage: string;
+  /** Who the token proved, or who the payload claimed when no token proved anyone. */
   by: string;
   at: string;
-  /** Why, as the caller was told (an ApproverNotAllowed failure). */
+  /** Why, as the caller was told (an ApproverNotAllowed or UnverifiedIdentity failure). */
   reason: string;
 }
 
@@ -222,6 +231,12 @@ export interface MigrationStatus {
   vertexPercent: number;
   mutations: Mutation[];
   decisions: Decision[];
+  /**
+   * How approvals are proved: `google-id-token` (each approver proved by a Google ID token) or
+   * `none` (anyone who may write to the namespace may approve, under any name: unverified).
+   * Absent from workers before verified approvals.
+   */
+  approvals?: { verify: 'google-id-token' | 'none'; approvers?: string[] };
   /** Approvals refused for who sent them; absent when there were none (or from an older worker). */
   refusals?: ApprovalRefusals;
   rollback?: RollbackRecord;
@@ -245,6 +260,12 @@ export interface MigrationResult {
   repair: boolean;
   mutations: Mutation[];
   decisions: Decision[];
+  /**
+   * How approvals are proved: `google-id-token` (each approver proved by a Google ID token) or
+   * `none` (anyone who may write to the namespace may approve, under any name: unverified).
+   * Absent from workers before verified approvals.
+   */
+  approvals?: { verify: 'google-id-token' | 'none'; approvers?: string[] };
   /** The dual-run report, when the migration got that far. */
   dualRun?: DualRunReport;
   canary: CanaryAnalysis[];

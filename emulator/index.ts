@@ -26,7 +26,7 @@ import { oidcAdminRoutes, oidcIssuerRoutes } from './surfaces/oidc-issuers';
 import { stsRoutes } from './surfaces/sts';
 import { workloadIdentityRoutes } from './surfaces/workload-identity';
 
-export { demoFixture, demoFixtureInput, DEMO_ORCHESTRATOR, DEMO_PROJECT, DEMO_PROJECT_NUMBER, ORCHESTRATOR_ROLES, PIPELINE_ANNOTATION } from './core/demo';
+export { demoFixture, demoFixtureInput, DEMO_OPERATOR, DEMO_ORCHESTRATOR, DEMO_PROJECT, DEMO_PROJECT_NUMBER, ORCHESTRATOR_ROLES, PIPELINE_ANNOTATION } from './core/demo';
 export { GITHUB_ACTIONS_ISSUER, GITLAB_COM_ISSUER, githubSubject, gitlabSubject, type GithubJob, type GitlabJob } from './core/ci-claims';
 export { ISSUER_PATH_PREFIX, emulatorUrlOf } from './core/oidc';
 export type { GithubRunner, GithubRunnerInput, MintedToken, MintOptions } from './core/oidc-issuers';
@@ -81,6 +81,10 @@ export interface RunningEmulator {
   mintAccessToken(email: string, lifetimeSeconds?: number): string;
   /** A key file for an account, signed by a key the emulator verifies. */
   issueKey(email: string): Promise<ReturnType<typeof serviceAccountKeyFile>>;
+  /** An `authorized_user` ADC file for a person (gcloud's ADC client id): its refresh answers carry the user's ID token. */
+  issueUserCredentials(email: string): ReturnType<EmulatorCore['issueUserCredentials']>;
+  /** A Google-signed ID token (for negative tests: `issuedSecondsAgo`, `emailVerified: false`). */
+  mintGoogleIdToken(input: { email: string; audience: string; issuedSecondsAgo?: number; lifetimeSeconds?: number; emailVerified?: boolean }): Promise<string>;
   /** The environment a process sets to act as `email` through ADC. */
   envFor(email: string): Promise<Record<string, string>>;
   /** `token_url` of an external_account configuration: the emulator's STS. */
@@ -221,6 +225,12 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
       const account = core.liveServiceAccount(email);
       if (!account) throw new Error(`unknown service account ${email}`);
       return serviceAccountKeyFile(account, await core.ensureAccountKey(account), baseUrl);
+    },
+    issueUserCredentials: (email) => core.issueUserCredentials(email),
+    mintGoogleIdToken: async (input) => {
+      const response = await fetch(`${baseUrl}/admin/v1/idTokens:mint`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input) });
+      if (!response.ok) throw new Error(`minting an ID token failed: ${response.status} ${await response.text()}`);
+      return ((await response.json()) as { token: string }).token;
     },
     envFor: async (email) => {
       const account = core.liveServiceAccount(email);

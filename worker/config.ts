@@ -7,7 +7,10 @@ import { existsSync } from 'node:fs';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions, WorkerOptions } from '@temporalio/worker';
 import { z } from 'zod';
+import { DURATION_PATTERN, parseDuration } from '../contracts/duration';
+import { DEFAULT_APPROVAL_AUDIENCES, DEFAULT_MAX_TOKEN_AGE_S } from '../contracts/identity';
 import { DEFAULT_TASK_QUEUE } from '../contracts/names';
+import type { IdTokenPolicy } from '../google/id-tokens';
 
 /** A configuration value that cannot be used; `variable` names where it came from. */
 export class ConfigError extends Error {
@@ -134,4 +137,32 @@ export function workerTuningFromEnv(env: NodeJS.ProcessEnv = process.env): Worke
   if (parsed.data.KEYLESS_MAX_CONCURRENT_WORKFLOW_TASKS !== undefined) tuning.maxConcurrentWorkflowTaskExecutions = parsed.data.KEYLESS_MAX_CONCURRENT_WORKFLOW_TASKS;
   if (parsed.data.KEYLESS_MAX_CONCURRENT_ACTIVITIES !== undefined) tuning.maxConcurrentActivityTaskExecutions = parsed.data.KEYLESS_MAX_CONCURRENT_ACTIVITIES;
   return tuning;
+}
+
+const IdTokenEnvSchema = z.object({
+  KEYLESS_APPROVAL_AUDIENCE: z
+    .string()
+    .transform((v) => v.split(',').map((a) => a.trim()).filter(Boolean))
+    .refine((list) => list.length > 0 && list.every((a) => a.length <= 500 && !/\s/.test(a)), {
+      message: 'KEYLESS_APPROVAL_AUDIENCE must be a comma-separated list of audiences, e.g. keyless-approvals,764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com',
+    })
+    .optional(),
+  KEYLESS_APPROVAL_MAX_TOKEN_AGE: z
+    .string()
+    .refine((v) => DURATION_PATTERN.test(v.trim()), { message: 'KEYLESS_APPROVAL_MAX_TOKEN_AGE must be a duration such as 10m' })
+    .transform((v) => Math.round((parseDuration(v.trim()) ?? 0) / 1000))
+    .refine((s) => s >= 30 && s <= 3600, { message: 'KEYLESS_APPROVAL_MAX_TOKEN_AGE must be between 30s and 1h (Google ID tokens live one hour)' })
+    .optional(),
+});
+
+/**
+ * Which Google ID tokens prove an operator to this worker: KEYLESS_APPROVAL_AUDIENCE (default
+ * keyless-approvals plus gcloud's two OAuth client ids, the only audiences a user's token can
+ * have) and KEYLESS_APPROVAL_MAX_TOKEN_AGE (default 10m). Throws ConfigError naming the variable.
+ */
+export function idTokenPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): IdTokenPolicy {
+  const present = Object.fromEntries(Object.entries(env).filter(([key, v]) => key.startsWith('KEYLESS_APPROVAL_') && v !== undefined && v !== ''));
+  const parsed = IdTokenEnvSchema.safeParse(present);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => ({ variable: String(i.path[0]), message: i.message })));
+  return { audiences: parsed.data.KEYLESS_APPROVAL_AUDIENCE ?? [...DEFAULT_APPROVAL_AUDIENCES], maxAgeSeconds: parsed.data.KEYLESS_APPROVAL_MAX_TOKEN_AGE ?? DEFAULT_MAX_TOKEN_AGE_S };
 }

@@ -25,14 +25,19 @@ import {
   type FleetSpecInput,
   type FleetStatus,
   type FleetWait,
+  fleetVerify,
   type WaveApproval,
   type WaveApprovalRefusal,
+  type WaveGrant,
+  type WaveReceipt,
 } from '../contracts/fleet';
+import type { VerifiedCaller } from '../contracts/identity';
 import { ErrorType } from '../contracts/errors';
 import { RollbackRequestSchema, rollbackSignal, type RollbackRequest } from '../contracts/messages';
 import { migrationWorkflowId } from '../contracts/names';
-import { formatPath, type PipelineSpec } from '../contracts/spec';
+import { approvalVerify, formatPath, type PipelineSpec } from '../contracts/spec';
 import type { MigrationResult } from '../contracts/status';
+import { reads } from './activities';
 import { migratePipeline } from './migrate-pipeline';
 
 export interface FleetResult {
@@ -40,7 +45,7 @@ export interface FleetResult {
   halted?: FleetStatus['halted'];
   counts: FleetStatus['counts'];
   members: FleetMember[];
-  waveApprovals: { wave: number; by: string; at: string }[];
+  waveApprovals: WaveReceipt[];
   refusals?: FleetStatus['refusals'];
 }
 
@@ -54,7 +59,9 @@ class Fleet {
   wait?: FleetWait;
   halted?: FleetStatus['halted'];
   haltRequest?: RollbackRequest;
-  readonly approvals = new Map<number, { wave: number; by: string; at: string }>();
+  readonly approvals = new Map<number, WaveReceipt>();
+  /** Hashes of the ID tokens already used here (a fleet approves a handful of waves). */
+  readonly usedTokens = new Set<string>();
   readonly refusals: { total: number; recent: WaveApprovalRefusal[] } = { total: 0, recent: [] };
   readonly running = new Map<string, ChildWorkflowHandle<typeof migratePipeline>>();
   /** Children asked to start whose start is not confirmed yet. */
@@ -75,31 +82,75 @@ class Fleet {
     const parsed = WaveApprovalSchema.safeParse(input);
     if (!parsed.success) throw new Error(`invalid wave approval: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`);
     if (this.wait?.wave !== parsed.data.wave) throw new Error(`wave ${parsed.data.wave} is not waiting for approval (the fleet is at wave ${this.wave})`);
+    if (fleetVerify(this.spec) === 'google-id-token' && parsed.data.idToken === undefined) {
+      throw new Error(`idToken: the fleet's approvals are verified (verify google-id-token), so the approver is whoever a Google ID token proves, never a typed name`);
+    }
     // Someone outside `approvers` passes on purpose: a validator's refusal leaves no trace in
     // history, so approveWave() records the attempt and then refuses it.
   }
 
-  approveWave(input: WaveApproval): { wave: number; by: string; at: string } {
+  async approveWave(input: WaveApproval): Promise<WaveReceipt> {
+    const parsed = WaveApprovalSchema.parse(input);
+    // Histories from before verified wave approvals hold no idToken: they take the branch they took then.
+    const caller = parsed.idToken !== undefined && patched(FLEET_VERIFIED_APPROVALS) ? await this.verifyCaller(parsed.wave, parsed.idToken) : undefined;
+    const by = caller?.email ?? parsed.by!;
     const approvers = this.spec.approvers;
-    if (approvers && !approvers.includes(input.by)) throw this.refuseApprover(input);
-    const receipt = { wave: input.wave, by: input.by, at: new Date().toISOString() };
-    this.approvals.set(input.wave, receipt);
+    if (approvers && !approvers.some((a) => a.toLowerCase() === by.toLowerCase())) throw this.refuseApprover({ wave: parsed.wave, by });
+    if (caller && this.wait?.wave !== parsed.wave) {
+      throw ApplicationFailure.create({ type: ErrorType.InvalidSpec, nonRetryable: true, message: `wave ${parsed.wave} was approved while this approval was verified; nothing changed` });
+    }
+    const at = new Date().toISOString();
+    // Each pipeline's own approvers must include the approver: a wave approval never widens who may approve it.
+    const refusedFor: string[] = [];
+    for (const [i, member] of this.members.entries()) {
+      if (member.wave !== parsed.wave) continue;
+      const own = this.spec.pipelines[i]!;
+      const reason = this.childRefusal(own, by, caller !== undefined);
+      if (!reason) continue;
+      refusedFor.push(member.pipeline);
+      this.recordRefusal({ wave: parsed.wave, pipeline: member.pipeline, by, at, reason });
+    }
+    const receipt: WaveReceipt = { wave: parsed.wave, by, at, verified: caller !== undefined, ...(refusedFor.length > 0 ? { refusedFor } : {}) };
+    this.approvals.set(parsed.wave, receipt);
     return receipt;
   }
 
+  /** Why the wave approval by `by` cannot stand for a pipeline's own approvals, if it cannot. */
+  private childRefusal(spec: PipelineSpec, by: string, verified: boolean): string | undefined {
+    const approvers = spec.approvals.approvers;
+    if (approvers && !approvers.some((a) => a.toLowerCase() === by.toLowerCase())) return `${by} is not in ${spec.pipeline}'s approvals.approvers: it keeps its own approvals`;
+    if (approvalVerify(spec) === 'google-id-token' && !verified) return `${spec.pipeline}'s approvals are verified and this wave approval is not: it keeps its own approvals`;
+    return undefined;
+  }
+
+  private async verifyCaller(wave: number, idToken: string): Promise<VerifiedCaller> {
+    const verdict = await reads.verifyIdToken({ idToken });
+    if (!verdict.ok) throw this.refuse({ wave, by: verdict.email ?? 'unknown' }, `the ID token proves no approver: ${verdict.reason}`, ErrorType.UnverifiedIdentity);
+    if (this.usedTokens.has(verdict.caller.tokenHash)) throw this.refuse({ wave, by: verdict.caller.email }, 'this ID token was already used on this fleet: get a fresh one', ErrorType.UnverifiedIdentity);
+    this.usedTokens.add(verdict.caller.tokenHash);
+    return verdict.caller;
+  }
+
   /** Records an approveWave from outside `approvers`; the failure it returns fails the update, not the fleet. */
-  refuseApprover(input: WaveApproval): ApplicationFailure {
-    const reason = `${input.by} is not in approvers for fleet ${this.spec.fleet}`;
+  refuseApprover(input: { wave: number; by: string }): ApplicationFailure {
+    return this.refuse(input, `${input.by} is not in approvers for fleet ${this.spec.fleet}`, ErrorType.ApproverNotAllowed);
+  }
+
+  private refuse(input: { wave: number; by: string }, reason: string, type: ErrorType): ApplicationFailure {
     const refusal = { wave: input.wave, by: input.by, at: new Date().toISOString(), reason };
-    this.refusals.total += 1;
-    this.refusals.recent.push(refusal);
-    if (this.refusals.recent.length > KEPT_REFUSALS) this.refusals.recent.splice(0, this.refusals.recent.length - KEPT_REFUSALS);
+    this.recordRefusal(refusal);
     return ApplicationFailure.create({
-      type: ErrorType.ApproverNotAllowed,
+      type,
       nonRetryable: true,
       message: `${reason}: the attempt is recorded in the fleet's status, and it still waits for ${describeFleetWait({ kind: 'wave-approval', wave: input.wave })}`,
       details: [refusal],
     });
+  }
+
+  private recordRefusal(refusal: WaveApprovalRefusal): void {
+    this.refusals.total += 1;
+    this.refusals.recent.push(refusal);
+    if (this.refusals.recent.length > KEPT_REFUSALS) this.refusals.recent.splice(0, this.refusals.recent.length - KEPT_REFUSALS);
   }
 
   requestHalt(input: RollbackRequest): void {
@@ -157,14 +208,19 @@ class Fleet {
 
   private async runChild(index: number): Promise<void> {
     const member = this.members[index]!;
-    const spec = this.childSpec(this.spec.pipelines[index]!);
+    const own = this.spec.pipelines[index]!;
+    const receipt = this.approvals.get(member.wave);
+    const covered = this.spec.approvalPerWave && receipt !== undefined && !receipt.refusedFor?.includes(own.pipeline);
+    const spec = covered ? this.childSpec(own) : own;
     const workflowId = migrationWorkflowId(spec.project, spec.pipeline);
+    // The child stamps the wave's approver on its mutations; runs from before this send the spec alone.
+    const grant: WaveGrant | undefined = covered && patched(FLEET_VERIFIED_APPROVALS) ? { fleet: this.spec.fleet, wave: member.wave, by: receipt.by, at: receipt.at, verified: receipt.verified ?? false } : undefined;
     let handle: ChildWorkflowHandle<typeof migratePipeline>;
     this.starting++;
     try {
       handle = await startChild(migratePipeline, {
         workflowId,
-        args: [spec],
+        args: grant ? [spec, undefined, grant] : [spec],
         // Cancelling or closing the fleet must not abandon a pipeline halfway through a cutover.
         parentClosePolicy: ParentClosePolicy.ABANDON,
       });
@@ -193,9 +249,8 @@ class Fleet {
     this.afterChild(member.wave);
   }
 
-  /** With a wave approval, the pipeline's own approvals are already given. */
+  /** With a wave approval that covers it, the pipeline's own approvals are already given. */
   private childSpec(spec: PipelineSpec): PipelineSpec {
-    if (!this.spec.approvalPerWave) return spec;
     return { ...spec, approvals: { ...spec.approvals, cutover: false, finalize: false } };
   }
 
@@ -252,3 +307,5 @@ export async function migrateFleet(input: FleetSpecInput): Promise<FleetResult> 
 
 /** Patch id: children being started hold a concurrency slot. */
 const FLEET_STARTS_HOLD_SLOTS = 'fleet-starts-hold-slots';
+/** Patch id: wave approvals verify an idToken in an activity, check each child's approvers, and hand the child a WaveGrant. */
+const FLEET_VERIFIED_APPROVALS = 'fleet-verified-approvals';

@@ -12,6 +12,7 @@ import {
   approveUpdate,
   pauseSignal,
   promoteSignal,
+  promoteUpdate,
   rejectUpdate,
   resumeSignal,
   rollbackSignal,
@@ -19,16 +20,19 @@ import {
   type Approval,
   type ApprovalReceipt,
   type OperatorAction,
+  type OperatorReceipt,
   type RollbackRequest,
 } from '../contracts/messages';
+import type { VerifiedCaller } from '../contracts/identity';
 import { KeylessStage } from '../contracts/names';
 import type { WorkloadIdentityProbe } from '../contracts/activities';
 import type { CredentialTraffic, DualRunReport, KeySnapshot, ProbeReport, SoakTraffic, TrafficReport } from '../contracts/reports';
-import { durationMs, pipelineAccount, type PipelineSpec } from '../contracts/spec';
+import { approvalVerify, durationMs, pipelineAccount, type PipelineSpec } from '../contracts/spec';
 import type { ApprovalStage, Stage } from '../contracts/stages';
-import type { ApprovalRefusals, CanaryAnalysis, CanaryStepRecord, Decision, LeftAsFound, MigrationResult, MigrationStatus, Mutation, RollbackRecord, StepEvidence } from '../contracts/status';
+import type { ApprovalRefusal, ApprovalRefusals, CanaryAnalysis, CanaryStepRecord, Decision, LeftAsFound, MigrationResult, MigrationStatus, Mutation, RollbackRecord, StepEvidence } from '../contracts/status';
 import type { Undo, UndoResult } from '../contracts/undo';
 import { EVIDENCE_WAIT_STAGES, describeWait, waitsForApproval, type Wait } from '../contracts/waits';
+import { reads } from './activities';
 import { countApproval, countMutation, countStage } from './metrics';
 import { EVIDENCE_STAGE_ATTRIBUTE } from './patches';
 import { describeNext, type PhaseInput } from './phase';
@@ -41,6 +45,18 @@ const KEPT_REFUSALS = 20;
  * at 2 MB). The first and the latest of each step and phase, and every breach, are always kept.
  */
 const KEPT_ANALYSES = 200;
+
+/** Used ID tokens kept (each only until it expires, an hour at most): a bound a flood of valid tokens cannot pass. */
+const KEPT_TOKENS = 200;
+/** google-auth-library accepts a token this long past its exp. */
+const TOKEN_CLOCK_SKEW_S = 300;
+/** Patch id: approve, reject and promote verify an idToken in an activity, promote is also an update, and a promote signal is ignored where promote must be verified. */
+const VERIFIED_APPROVALS = 'verified-approvals';
+
+/** Approvers are emails; Google reports them in lower case. */
+function sameIdentity(listed: string, proved: string): boolean {
+  return listed.trim().toLowerCase() === proved.toLowerCase();
+}
 
 /** Thrown inside the main flow when an operator or a failed stage asks for a rollback. */
 export class RollbackRequested extends Error {
@@ -72,6 +88,14 @@ export interface MigrationMemory {
   analysesOmitted?: number;
   /** A promote not yet acted on when the run continued as new. */
   promoteRequested?: boolean;
+  /** Google ID tokens already used on this workflow (each proves one act only), until they expire. */
+  usedTokens?: UsedToken[];
+}
+
+/** A used Google ID token: the SHA-256 of its text and its `exp` (seconds). */
+export interface UsedToken {
+  hash: string;
+  exp: number;
 }
 
 /** What the stages learned about the outside world, kept for later stages and for rollback. */
@@ -145,6 +169,8 @@ export class Migration {
   readonly undos: Undo[];
   /** What the operator should know but that stops nothing (e.g. a runtime on the Compute Engine default account). */
   readonly warnings: string[];
+  /** Google ID tokens already used here, so a token read from this history cannot act twice. */
+  readonly usedTokens: UsedToken[];
   rollbackRecord?: RollbackRecord;
   /** The KeylessStage value last published by a wait, so a wait upserts only when it changes it. */
   private publishedStage?: string;
@@ -172,6 +198,7 @@ export class Migration {
     this.rollbackRecord = memory?.rollback;
     this.undos = memory?.undos ?? (memory && legacyUndos ? legacyUndos(memory) : []);
     this.warnings = memory?.warnings ?? [];
+    this.usedTokens = memory?.usedTokens ?? [];
   }
 
   memory(): MigrationMemory {
@@ -194,6 +221,7 @@ export class Migration {
       ...(this.canarySteps.length ? { canarySteps: this.canarySteps } : {}),
       ...(this.analysesOmitted ? { analysesOmitted: this.analysesOmitted } : {}),
       ...(this.promoteRequested ? { promoteRequested: true } : {}),
+      ...(this.usedTokens.length > 0 ? { usedTokens: this.usedTokens } : {}),
     };
   }
 
@@ -216,9 +244,10 @@ export class Migration {
       description: MESSAGE_DESCRIPTIONS.approve,
     });
     setHandler(rejectUpdate, (a) => this.decide(a, 'rejected'), {
-      validator: (a) => this.validateApproval(a),
+      validator: (a) => this.validateApproval(a, 'reject'),
       description: MESSAGE_DESCRIPTIONS.reject,
     });
+    setHandler(promoteUpdate, (a) => this.promote(a), { validator: (a) => this.validatePromote(a), description: MESSAGE_DESCRIPTIONS.promoteUpdate });
     setHandler(pauseSignal, (a) => this.onOperatorAction('pause', a), { description: MESSAGE_DESCRIPTIONS.pause });
     setHandler(resumeSignal, (a) => this.onOperatorAction('resume', a), { description: MESSAGE_DESCRIPTIONS.resume });
     setHandler(promoteSignal, (a) => this.onOperatorAction('promote', a), { description: MESSAGE_DESCRIPTIONS.promote });
@@ -226,12 +255,18 @@ export class Migration {
     setHandler(statusQuery, () => this.status(), { description: MESSAGE_DESCRIPTIONS.status });
   }
 
+  /** How this migration's approvals are proved (approvals.verify, defaulted from approvers). */
+  get verify(): 'google-id-token' | 'none' {
+    return approvalVerify(this.spec);
+  }
+
   /**
-   * Refuses, without touching state, an approval that is malformed, early or late. One from a
-   * stranger passes on purpose: a validator's refusal leaves no trace in history, so decide()
+   * Refuses, without touching state, an approval that is malformed, early or late, or that lacks
+   * the Google ID token verified approvals need. One from a stranger, or with a token that proves
+   * no approver, passes on purpose: a validator's refusal leaves no trace in history, so decide()
    * records the attempt and then refuses it.
    */
-  validateApproval(input: Approval): void {
+  validateApproval(input: Approval, verb: 'approve' | 'reject' = 'approve'): void {
     const parsed = ApprovalSchema.safeParse(input);
     if (!parsed.success) {
       throw new Error(`invalid approval: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`);
@@ -240,54 +275,147 @@ export class Migration {
     if (!waitsForApproval(this.wait, stage)) {
       throw new Error(`stage ${stage} is not waiting for approval (the migration is at ${this.stage})`);
     }
+    this.requireToken(parsed.data, `keyless ${verb} ${this.spec.pipeline} --stage ${stage}`);
   }
 
-  decide(input: Approval, decision: ApprovalReceipt['decision']): ApprovalReceipt {
-    const { stage, by, note } = ApprovalSchema.parse(input);
+  /** Refuses the promote update's malformed payload, or one without the token verified approvals need. */
+  validatePromote(input: OperatorAction): void {
+    const parsed = OperatorActionSchema.safeParse(input ?? {});
+    if (!parsed.success) {
+      throw new Error(`invalid promote: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`);
+    }
+    this.requireToken(parsed.data, `keyless promote ${this.spec.pipeline}`);
+  }
+
+  private requireToken(payload: { by?: string; idToken?: string }, command: string): void {
+    if (this.verify !== 'google-id-token' || payload.idToken !== undefined) return;
+    throw new Error(
+      `idToken: approvals.verify is google-id-token for ${this.spec.pipeline}, so the approver is whoever a Google ID token proves, never a typed name: ` +
+        `run \`${command}\`, or paste the JSON \`${command} --print-payload\` prints`,
+    );
+  }
+
+  async decide(input: Approval, decision: ApprovalReceipt['decision']): Promise<ApprovalReceipt> {
+    const { stage, by, idToken, note } = ApprovalSchema.parse(input);
+    const action = decision === 'approved' ? 'approve' : 'reject';
+    // Histories from before verified approvals hold no idToken: they take the branch they took then.
+    const caller = idToken !== undefined && patched(VERIFIED_APPROVALS) ? await this.verifyCaller(action, stage, idToken) : undefined;
+    const who = caller?.email ?? by!;
     const approvers = this.spec.approvals.approvers;
-    if (approvers && !approvers.includes(by)) throw this.refuseApprover(decision === 'approved' ? 'approve' : 'reject', stage, by);
-    const receipt: ApprovalReceipt = { stage, decision, by, at: nowIso() };
+    if (approvers && !approvers.some((a) => sameIdentity(a, who))) throw this.refuseApprover(action, stage, who);
+    // The token's check took an activity: another decision may have been taken meanwhile.
+    if (caller && !waitsForApproval(this.wait, stage)) {
+      throw ApplicationFailure.create({ type: ErrorType.InvalidSpec, nonRetryable: true, message: `stage ${stage} was decided while this ${action} was verified; nothing changed` });
+    }
+    const receipt: ApprovalReceipt = { stage, decision, by: who, at: nowIso(), verified: caller !== undefined };
     this.approvals.set(stage, receipt);
-    this.decisions.push({ action: decision === 'approved' ? 'approve' : 'reject', stage, by, note, at: receipt.at });
+    this.decisions.push({ action, stage, by: who, note, at: receipt.at, verified: receipt.verified });
     countApproval(stage, decision);
     return receipt;
   }
 
-  /** Records an approve or reject from someone outside approvals.approvers; the failure it returns fails the update, not the migration. */
-  refuseApprover(action: 'approve' | 'reject', stage: ApprovalStage, by: string): ApplicationFailure {
-    const reason = `${by} is not in approvals.approvers for ${this.spec.pipeline}`;
-    const refusal = { action, stage, by, at: nowIso(), reason };
+  /** The promote update: checked like approve, then handled where the promote signal is. */
+  async promote(input: OperatorAction): Promise<OperatorReceipt> {
+    const payload = OperatorActionSchema.parse(input ?? {});
+    const caller = payload.idToken !== undefined && patched(VERIFIED_APPROVALS) ? await this.verifyCaller('promote', this.stage, payload.idToken) : undefined;
+    const who = caller?.email ?? payload.by ?? 'unknown';
+    const approvers = this.spec.approvals.approvers;
+    if (approvers && !approvers.some((a) => sameIdentity(a, who))) throw this.refuseApprover('promote', this.stage, who);
+    await this.onOperatorAction('promote', payload, caller);
+    return { action: 'promote', stage: this.stage, by: who, verified: caller !== undefined, at: nowIso() };
+  }
+
+  /**
+   * Who a Google ID token proves, by the verifyIdToken activity; a token that proves no one, or was
+   * already used here, is refused and recorded like an approver not allowed.
+   */
+  private async verifyCaller(action: ApprovalRefusal['action'], stage: string, idToken: string): Promise<VerifiedCaller> {
+    const verdict = await reads.verifyIdToken({ idToken });
+    if (!verdict.ok) throw this.refuse(action, stage, verdict.email ?? 'unknown', `the ID token proves no approver: ${verdict.reason}`, ErrorType.UnverifiedIdentity);
+    const { caller } = verdict;
+    if (this.usedTokens.some((t) => t.hash === caller.tokenHash)) {
+      throw this.refuse(action, stage, caller.email, 'this ID token was already used on this migration (anyone who reads the history can see it): get a fresh one, as keyless approve does', ErrorType.UnverifiedIdentity);
+    }
+    this.rememberToken(caller);
+    return caller;
+  }
+
+  /** Keeps a used token's hash until it expires, and never more than KEPT_TOKENS. */
+  private rememberToken(caller: VerifiedCaller): void {
+    const nowS = Date.now() / 1000;
+    const live = this.usedTokens.filter((t) => t.exp > nowS - TOKEN_CLOCK_SKEW_S);
+    live.push({ hash: caller.tokenHash, exp: caller.expiresAt });
+    this.usedTokens.splice(0, this.usedTokens.length, ...live.slice(-KEPT_TOKENS));
+  }
+
+  /** Records an approve, reject or promote from someone outside approvals.approvers; the failure it returns fails the update, not the migration. */
+  refuseApprover(action: ApprovalRefusal['action'], stage: string, by: string): ApplicationFailure {
+    return this.refuse(action, stage, by, `${by} is not in approvals.approvers for ${this.spec.pipeline}`, ErrorType.ApproverNotAllowed);
+  }
+
+  private refuse(action: ApprovalRefusal['action'], stage: string, by: string, reason: string, type: ErrorType): ApplicationFailure {
+    const refusal: ApprovalRefusal = { action, stage, by, at: nowIso(), reason };
     this.refusals.total += 1;
     this.refusals.recent.push(refusal);
     if (this.refusals.recent.length > KEPT_REFUSALS) this.refusals.recent.splice(0, this.refusals.recent.length - KEPT_REFUSALS);
-    log.warn('refused an approval from outside approvals.approvers', { action, stage, by });
-    countApproval(stage, 'refused');
+    log.warn('refused an operator decision', { action, stage, by, type });
+    countApproval(action === 'promote' ? 'promote' : stage, 'refused');
+    const still = this.wait ? `it still waits for ${describeWait(this.wait)}` : 'nothing changed';
     return ApplicationFailure.create({
-      type: ErrorType.ApproverNotAllowed,
+      type,
       nonRetryable: true,
-      message: `${reason}: the attempt is recorded in the migration's status, and it still waits for ${describeWait({ kind: 'approval', stage })}`,
+      message: `${reason}: the attempt is recorded in the migration's status, and ${still}`,
       details: [refusal],
     });
   }
 
-  onOperatorAction(action: 'pause' | 'resume' | 'promote', input?: OperatorAction): void {
+  /**
+   * pause, resume and promote, from a signal or (promote) the verified update. A promote signal
+   * where promote must be verified is recorded and not acted on. A signal's token, when there is
+   * one, is verified after the signal has acted: pausing never waits on Google.
+   */
+  async onOperatorAction(action: 'pause' | 'resume' | 'promote', input?: OperatorAction, verified?: VerifiedCaller): Promise<void> {
     const parsed = OperatorActionSchema.safeParse(input ?? {});
     // Signals cannot be refused: a malformed payload still acts, but records no name or note from it.
     const payload = parsed.success ? parsed.data : {};
+    if (action === 'promote' && !verified && this.verify === 'google-id-token' && patched(VERIFIED_APPROVALS)) {
+      this.decisions.push({ action, stage: this.stage, by: payload.by ?? 'unknown', note: payload.note, at: nowIso(), verified: false, ignored: 'approvals.verify is google-id-token: promote is the promote update with an ID token (keyless promote)' });
+      return;
+    }
     if (action === 'pause') this.paused = true;
     if (action === 'resume') this.paused = false;
     if (action === 'promote') this.promoteRequested = true;
-    this.decisions.push({ action, stage: this.stage, by: payload.by ?? 'unknown', note: payload.note, at: nowIso() });
+    const decision: Decision = { action, stage: this.stage, by: verified?.email ?? payload.by ?? 'unknown', note: payload.note, at: nowIso(), ...(verified ? { verified: true } : {}) };
+    this.decisions.push(decision);
+    if (!verified && payload.idToken) await this.recordSignalCaller(decision, payload.idToken);
   }
 
-  onRollback(input: RollbackRequest): void {
+  async onRollback(input: RollbackRequest): Promise<void> {
     const parsed = RollbackRequestSchema.safeParse(input);
     if (!parsed.success) {
       log.warn('ignored a malformed rollback signal', { issues: parsed.error.issues.map((i) => i.message) });
       return;
     }
-    this.decisions.push({ action: 'rollback', stage: this.stage, by: parsed.data.by, note: parsed.data.reason, at: nowIso() });
+    const decision: Decision = { action: 'rollback', stage: this.stage, by: parsed.data.by, note: parsed.data.reason, at: nowIso() };
+    this.decisions.push(decision);
     this.requestRollback({ reason: parsed.data.reason, by: parsed.data.by, failureType: ErrorType.OperatorRequest, at: nowIso() });
+    if (parsed.data.idToken) await this.recordSignalCaller(decision, parsed.data.idToken);
+  }
+
+  /** A signal that moves toward safety acts for anyone; its token only tells who it was. */
+  private async recordSignalCaller(decision: Decision, idToken: string): Promise<void> {
+    if (!patched(VERIFIED_APPROVALS)) return;
+    const verdict = await reads.verifyIdToken({ idToken });
+    const reused = verdict.ok && this.usedTokens.some((t) => t.hash === verdict.caller.tokenHash);
+    if (!verdict.ok || reused) {
+      this.warn(`a ${decision.action} signal carried an ID token that proves no one (${verdict.ok ? 'already used here' : verdict.reason}); it acted, recorded as sent by "${decision.by}" (unverified)`);
+      return;
+    }
+    this.rememberToken(verdict.caller);
+    const claimed = decision.by;
+    decision.by = verdict.caller.email;
+    decision.verified = true;
+    if (this.rollbackRecord && decision.action === 'rollback' && this.rollbackRecord.by === claimed) this.rollbackRecord.by = verdict.caller.email;
   }
 
   /** Records why the migration is abandoned; the first reason wins. */
@@ -311,6 +439,7 @@ export class Migration {
       vertexPercent: this.vertexPercent,
       mutations: this.mutations,
       decisions: this.decisions,
+      approvals: this.approvalsSummary(),
       refusals: this.refusals.total > 0 ? this.refusals : undefined,
       rollback: this.rollbackRecord,
       leftAsFound: this.facts.leftAsFound,
@@ -321,6 +450,9 @@ export class Migration {
 
   /** What the canary step in progress has judged and asks for; set by the canary's evidence loop. */
   stepEvidence?: PhaseInput['evidence'];
+  private approvalsSummary(): NonNullable<MigrationStatus['approvals']> {
+    return { verify: this.verify, ...(this.spec.approvals.approvers ? { approvers: this.spec.approvals.approvers } : {}) };
+  }
 
   next(): string {
     return describeNext({
@@ -393,7 +525,8 @@ export class Migration {
    */
   acceptPromote(accepted?: StepEvidence): Decision | undefined {
     this.promoteRequested = false;
-    const decision = [...this.decisions].reverse().find((d) => d.action === 'promote');
+    // A promote signal recorded but ignored (approvals verified) is not the one acted on.
+    const decision = [...this.decisions].reverse().find((d) => d.action === 'promote' && !d.ignored);
     if (decision && accepted) decision.accepted = accepted;
     return decision;
   }
@@ -510,6 +643,7 @@ export class Migration {
       repair: this.repair,
       mutations: this.mutations,
       decisions: this.decisions,
+      approvals: this.approvalsSummary(),
       dualRun: this.facts.dualRun,
       canary: this.analyses,
       ...(this.canarySteps.length ? { canarySteps: this.canarySteps } : {}),

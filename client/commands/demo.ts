@@ -16,6 +16,8 @@ import { temporalToolsDir } from '../../worker/temporal-binaries';
 import { createGoogleClients, endpointConfigFromEnv } from '../../google/clients';
 import { portFlag, type Command } from '../command';
 import { ExitCode } from '../errors';
+import { DEMO_OPERATOR } from '../../emulator/core/demo';
+import { approverIdToken } from '../approver-token';
 import { sendDecision } from '../migrations';
 import { loadSpec } from '../spec-file';
 import { startDevStack, stopRequested, type DevStackOptions } from './dev';
@@ -175,7 +177,10 @@ async function followUntilSettled(client: Client, specs: PipelineSpec[], options
       else heldSince.delete(spec.pipeline);
       const stage = status?.wait?.kind === 'approval' ? status.wait.stage : undefined;
       if (options.yes && stage) {
-        await sendDecision(client, { pipeline: spec.pipeline, project: spec.project }, 'approve', { stage, by: 'keyless-demo --yes' }).catch(() => undefined);
+        // --yes approves as the demo project's operator, with the ID token `keyless approve` would send.
+        await approverIdToken({ config: endpointConfigFromEnv(process.env), env: process.env, emulatorUser: DEMO_OPERATOR })
+          .then(({ idToken }) => sendDecision(client, { pipeline: spec.pipeline, project: spec.project }, 'approve', { stage, idToken }))
+          .catch(() => undefined);
       }
     }
     // A hold counts as an outcome once it outlasts two soaks: a job that only lagged behind the

@@ -10,6 +10,7 @@ import { DEFAULT_TASK_QUEUE } from '../../contracts/names';
 import { DEMO_ORCHESTRATOR, startEmulator, type RunningEmulator } from '../../emulator';
 import { createGoogleClients, endpointConfigFromEnv, type GoogleClients } from '../../google/clients';
 import { portInUse, startDevServer, type DevServer } from '../../worker/dev-server';
+import { idTokenPolicyFromEnv } from '../../worker/config';
 import { createKeylessWorker } from '../../worker/worker';
 import { portFlag, type Command } from '../command';
 import { ExitCode, UserError } from '../errors';
@@ -69,7 +70,7 @@ export interface DevStack {
   stop(): Promise<void>;
 }
 
-interface DevLock {
+export interface DevLock {
   pid: number;
   address: string;
   uiUrl: string;
@@ -115,7 +116,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
     // Built after the emulator set KEYLESS_EMULATOR and GCE_METADATA_HOST for this process.
     const clients = options.google?.() ?? createGoogleClients(endpointConfigFromEnv(process.env));
-    worker = await createKeylessWorker({ connection, namespace: 'default', taskQueue, activityDeps: { clients } });
+    worker = await createKeylessWorker({ connection, namespace: 'default', taskQueue, activityDeps: { clients, idTokens: idTokenPolicyFromEnv(process.env) } });
     clientConnection = await Connection.connect({ address: server.address });
     const client = new Client({ connection: clientConnection, namespace: 'default' });
     const runningWorker = worker.run();
@@ -163,6 +164,11 @@ async function startEmbeddedCloud(stateDir: string, port: number): Promise<Runni
   const emulator = await startEmulator({ port, fixture: 'demo', statePath: join(stateDir, 'emulator-state.json') });
   Object.assign(process.env, await emulator.envFor(DEMO_ORCHESTRATOR));
   return emulator;
+}
+
+/** The `keyless dev` (or demo) stack running from `stateDir`, if one is: where its Temporal and emulator are. */
+export function runningDevStack(stateDir = '.keyless'): Promise<DevLock | undefined> {
+  return readLiveLock(join(resolve(stateDir), 'dev.json'));
 }
 
 async function readLiveLock(path: string): Promise<DevLock | undefined> {

@@ -11,6 +11,7 @@ import { projectOption, stringFlag, type Command } from '../command';
 import { ExitCode, UserError } from '../errors';
 import { migrationHandle, migrationRef, type MigrationRef } from '../migrations';
 import { renderDualRunMarkdown } from '../render/dual-run';
+import { describeApprovals, identityLabel } from './status';
 
 export const report: Command = {
   summary: 'Dual-run and canary reports of a migration as Markdown or a self-contained HTML page with charts',
@@ -79,6 +80,15 @@ function renderReportMarkdown(source: ReportSource): string {
   }
   if (source.rollback) lines.push('', `Rolled back: ${source.rollback.reason}${source.rollback.by ? ` (by ${source.rollback.by})` : ''}.`);
   lines.push('');
+
+  lines.push('## Decisions', '');
+  if (source.approvals) lines.push(`Approvals: ${describeApprovals(source.approvals)}.`, '');
+  if (source.decisions.length === 0) lines.push('None.', '');
+  else {
+    lines.push('| at | action | stage | by | identity |', '|---|---|---|---|---|');
+    for (const d of source.decisions) lines.push(`| ${d.at} | ${d.action} | ${d.stage ?? ''} | ${cell(d.by)} | ${cell(identityLabel(d).replace(/^\(|\)$/g, ''))} |`);
+    lines.push('');
+  }
 
   lines.push('## Mutations', '');
   if (source.mutations.length === 0) lines.push('None.', '');

@@ -47,6 +47,10 @@ export function renderMigrationStatus(status: MigrationStatus): string {
     const latency = last.latency?.ratio !== null && last.latency?.ratio !== undefined ? `, latency ${last.latency.ratio}× the baseline's` : '';
     lines.push(`last analysis (${last.phase ?? 'bake'}, ${last.at}): Vertex ${last.vertex.requests} requests, error rate ${(last.vertex.errorRate * 100).toFixed(1)}%${classes}${latency}: ${last.verdict}${last.breach ? ` (${last.breach})` : ''}`);
   }
+  if (status.approvals) lines.push(`approvals: ${describeApprovals(status.approvals)}`);
+  for (const d of status.decisions) {
+    if (d.action === 'approve' || d.action === 'reject' || d.action === 'promote') lines.push(`  ${d.at} ${d.action}${d.stage ? ` ${d.stage}` : ''} by ${d.by} ${identityLabel(d)}`);
+  }
   for (const left of status.leftAsFound ?? []) {
     lines.push(`left as found: ${left.target}${left.changedFields.length ? ` (${left.changedFields.join(', ')} differ from before the migration)` : ''}`);
     lines.push(`  what to do: ${left.advice}`);
@@ -58,4 +62,18 @@ export function renderMigrationStatus(status: MigrationStatus): string {
     for (const r of refusals.recent) lines.push(`  ${r.at} ${r.action} ${r.stage} by ${r.by}: ${r.reason}`);
   }
   return lines.join('\n');
+}
+
+/** One line on how a migration's approvals are proved; "unverified" says what that means. */
+export function describeApprovals(approvals: NonNullable<MigrationStatus['approvals']>): string {
+  const who = approvals.approvers ? `approvers ${approvals.approvers.join(', ')}` : 'any approver';
+  return approvals.verify === 'google-id-token'
+    ? `verified by Google ID token (${who})`
+    : `unverified (approvals.verify none: anyone who may write to the Temporal namespace may approve, under any name; ${who})`;
+}
+
+/** How a decision's `by` is known. */
+export function identityLabel(decision: { verified?: boolean; ignored?: string }): string {
+  if (decision.ignored) return `(ignored: ${decision.ignored})`;
+  return decision.verified ? '(verified)' : '(unverified)';
 }

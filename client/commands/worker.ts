@@ -1,6 +1,6 @@
 // `keyless worker`: a worker alone, for a Temporal server that runs elsewhere (TEMPORAL_* settings).
 
-import { ConfigError } from '../../worker/config';
+import { ConfigError, idTokenPolicyFromEnv } from '../../worker/config';
 import { runWorker } from '../../worker/worker';
 import type { Command } from '../command';
 import { loadTemporalConfig } from '../connect';
@@ -15,11 +15,18 @@ export const worker: Command = {
   positionals: [0, 0],
   async run(_args, io) {
     const config = loadTemporalConfig(io.env);
+    let idTokens;
+    try {
+      idTokens = idTokenPolicyFromEnv(io.env);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new UserError(`invalid settings:\n${err.message}`, ExitCode.Config);
+      throw err;
+    }
     const stop = new AbortController();
     void stopRequested().then(() => stop.abort());
     io.print(`keyless worker: ${config.connection.address}, namespace ${config.namespace}, task queue ${config.taskQueue}`);
     try {
-      await runWorker(config, stop.signal, { clients: io.google() });
+      await runWorker(config, stop.signal, { clients: io.google(), idTokens });
     } catch (err) {
       // A setting that parsed but cannot be used (a metrics port already taken) is found only at start.
       if (err instanceof ConfigError) throw new UserError(`invalid settings:\n${err.message}`, ExitCode.Config);

@@ -9,6 +9,8 @@ import { GoogleApiError, permissionDenied, unauthenticated, rpcStatusForHttp, go
 import type { Fixture, SurfaceFault } from './fixture';
 import { decodeJwt, newAccessToken, newAccountKey, newFederatedAccessToken, newAuthKeyString, newStandardKeyString, newUniqueId, verifyAccountSignature } from './identity';
 import { poolNameOf, providerNameOf } from './workload-identity';
+import { GCLOUD_ADC_CLIENT_ID } from '../../contracts/identity';
+import { newGoogleSigningKey, signGoogleIdToken, type GoogleSigningKey } from './google-id-tokens';
 import { ROLE_PERMISSIONS, addBinding, membersOf, newPolicy, policyGrant, roleGrants, newPolicyEtag } from './iam';
 import {
   emptyState,
@@ -63,6 +65,7 @@ export class EmulatorCore {
   private dirty = false;
   /** True when this run seeded the estate from the fixture (no state file yet). */
   freshlySeeded = false;
+  private pendingGoogleKey: Promise<GoogleSigningKey> | undefined;
 
   private constructor(options: CoreOptions, state: EmulatorState) {
     this.fixture = options.fixture;
@@ -328,6 +331,35 @@ export class EmulatorCore {
     return account.keys[0]!;
   }
 
+
+  /** The key "Google" signs ID tokens with, made on first use and kept in the state file. */
+  async googleSigningKey(): Promise<GoogleSigningKey> {
+    const existing = this.state.googleSigningKeys?.[0];
+    if (existing) return existing;
+    this.pendingGoogleKey ??= newGoogleSigningKey(this.now()).then((key) => {
+      this.state.googleSigningKeys = [...(this.state.googleSigningKeys ?? []), key];
+      this.markDirty();
+      return key;
+    });
+    return this.pendingGoogleKey;
+  }
+
+  /** An ID token signed as Google signs them (`iss` https://accounts.google.com). */
+  async signGoogleIdToken(claims: Record<string, unknown>): Promise<string> {
+    return signGoogleIdToken(await this.googleSigningKey(), claims);
+  }
+
+  /**
+   * An `authorized_user` ADC file for a person, as `gcloud auth application-default login` writes
+   * one: its refresh token, sent to the token endpoint, answers an access token and the user's ID token.
+   */
+  issueUserCredentials(email: string): { type: 'authorized_user'; account: string; client_id: string; client_secret: string; refresh_token: string; universe_domain: string } {
+    const refreshToken = `1//${randomBytes(48).toString('base64url')}`;
+    const record = { email, clientId: GCLOUD_ADC_CLIENT_ID, clientSecret: randomBytes(18).toString('base64url') };
+    this.state.userRefreshTokens = { ...this.state.userRefreshTokens, [refreshToken]: record };
+    this.markDirty();
+    return { type: 'authorized_user', account: email, client_id: record.clientId, client_secret: record.clientSecret, refresh_token: refreshToken, universe_domain: 'googleapis.com' };
+  }
 
   /** Mints an opaque access token for an account or user; lifetime in seconds of real time. */
   mintAccessToken(kind: 'serviceAccount' | 'user', email: string, lifetimeSeconds = 3600, scopes: string[] = ['https://www.googleapis.com/auth/cloud-platform']) {

@@ -13,6 +13,8 @@ import { parseFixture, type Fixture, type FixtureInput } from './fixture';
 export const DEMO_PROJECT = 'demo-project';
 export const DEMO_PROJECT_NUMBER = '480213697513';
 export const DEMO_ORCHESTRATOR = `keyless@${DEMO_PROJECT}.iam.gserviceaccount.com`;
+/** The demo project's owner, a person: who approves on the embedded default (user credentials the emulator issues). */
+export const DEMO_OPERATOR = 'operator@example.com';
 /** Annotation naming the pipelines that use a key (comma-separated when shared). */
 export const PIPELINE_ANNOTATION = 'keyless.dev/pipeline';
 
@@ -54,7 +56,7 @@ export function demoFixtureInput(options: DemoOptions = {}): FixtureInput {
       {
         id: DEMO_PROJECT,
         number: DEMO_PROJECT_NUMBER,
-        iamPolicy: { bindings: [{ role: 'roles/owner', members: ['user:operator@example.com'] }] },
+        iamPolicy: { bindings: [{ role: 'roles/owner', members: [`user:${DEMO_OPERATOR}`] }] },
       },
     ],
     serviceAccounts: [

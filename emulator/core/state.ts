@@ -8,6 +8,7 @@ import { writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { emptyGenerativeState, type GenerativeState } from '../surfaces/generative-context';
 import type { Restrictions } from './fixture';
+import type { GoogleSigningKey } from './google-id-tokens';
 
 export interface Binding {
   role: string;
@@ -197,6 +198,17 @@ export interface EmulatorState {
   githubRunners: Record<string, GithubRunnerRecord>;
   /** By `projects/{id}/locations/{l}/{jobs|services}/{name}`. */
   cloudRun: Record<string, CloudRunResourceRecord>;
+  /** The keys "Google" signs ID tokens with (served at /oauth2/v3/certs); made on first use. */
+  googleSigningKeys?: GoogleSigningKey[];
+  /** Refresh tokens of `authorized_user` credentials the emulator issued, by token. */
+  userRefreshTokens?: Record<string, UserRefreshTokenRecord>;
+}
+
+/** A user's refresh token, as `gcloud auth application-default login` leaves one in an ADC file. */
+export interface UserRefreshTokenRecord {
+  email: string;
+  clientId: string;
+  clientSecret: string;
 }
 
 export function emptyState(): EmulatorState {

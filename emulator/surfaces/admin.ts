@@ -24,6 +24,14 @@ const MintSchema = z.object({
 });
 const ClockSchema = z.union([z.object({ advanceSeconds: z.number() }), z.object({ now: z.iso.datetime({ offset: true }) })]);
 const SurfaceParam = z.enum(SURFACES);
+/** A Google ID token on demand, also deliberately stale or unverified, for negative tests. */
+const IdTokenMintSchema = z.strictObject({
+  email: z.email(),
+  audience: z.string().min(1),
+  issuedSecondsAgo: z.number().int().min(0).max(86_400 * 30).default(0),
+  lifetimeSeconds: z.number().int().min(1).max(86_400).default(3600),
+  emailVerified: z.boolean().default(true),
+});
 
 /**
  * Requests a job made, as Monitoring counts them, without making them: a week of an hourly job's
@@ -131,6 +139,22 @@ export function adminRoutes(core: EmulatorCore, hooks: AdminHooks): RouteDef[] {
         const input = MintSchema.parse(req.body ?? {});
         const minted = core.mintAccessToken('user', email, input.lifetimeSeconds, input.scopes);
         return { body: { accessToken: minted.token, expireTime: minted.expireTime } };
+      },
+    ],
+    [
+      'POST',
+      /^\/admin\/v1\/users\/(?<email>[^/:]+)(?::|%3A)issueCredentials$/,
+      (req) => ({ body: core.issueUserCredentials(z.email().parse(decodeURIComponent(req.params.email!))) }),
+    ],
+    [
+      'POST',
+      /^\/admin\/v1\/idTokens(?::|%3A)mint$/,
+      async (req) => {
+        const input = IdTokenMintSchema.parse(req.body ?? {});
+        const iat = Math.floor(Date.now() / 1000) - input.issuedSecondsAgo;
+        const sub = core.liveServiceAccount(input.email)?.uniqueId ?? '100000000000000000001';
+        const token = await core.signGoogleIdToken({ aud: input.audience, azp: sub, sub, email: input.email, email_verified: input.emailVerified, iat, exp: iat + input.lifetimeSeconds });
+        return { body: { token } };
       },
     ],
     [

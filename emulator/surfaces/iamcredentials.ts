@@ -1,11 +1,12 @@
-// IAM Service Account Credentials v1: generateAccessToken and generateIdToken. The caller needs
+// IAM Service Account Credentials v1: generateAccessToken and generateIdToken (signed by Google's
+// key, core/google-id-tokens.ts; `includeEmail` adds email and email_verified). The caller needs
 // iam.serviceAccounts.getAccessToken (roles/iam.serviceAccountTokenCreator) on the account or
 // its project; otherwise Google's 403 IAM_PERMISSION_DENIED, which it also sends for missing accounts.
 
 import type { EmuRequest, EmuResponse, RouteDef } from '../core/contract';
 import type { EmulatorCore } from '../core/core';
 import { GoogleApiError, invalidArgument, permissionDenied } from '../core/errors';
-import { signJwt } from '../core/identity';
+import { accountIdTokenClaims } from '../core/google-id-tokens';
 
 const COLON = '(?::|%3A)';
 const ACCOUNT = '^/v1/projects/(?<project>[^/]+)/serviceAccounts/(?<account>[^/:]+)';
@@ -61,11 +62,7 @@ export function iamCredentialsRoutes(core: EmulatorCore): RouteDef[] {
     const account = target(req, 'iam.serviceAccounts.getOpenIdToken');
     const body = (req.body ?? {}) as { audience?: unknown; includeEmail?: unknown };
     if (typeof body.audience !== 'string' || body.audience === '') throw invalidArgument('Audience required.');
-    const key = await core.ensureAccountKey(account);
-    const iat = Math.floor(Date.now() / 1000);
-    const claims: Record<string, unknown> = { iss: 'https://accounts.google.com', aud: body.audience, azp: account.uniqueId, sub: account.uniqueId, iat, exp: iat + 3600 };
-    if (body.includeEmail === true) Object.assign(claims, { email: account.email, email_verified: true });
-    return { body: { token: signJwt({ typ: 'JWT', kid: key.keyId }, claims, key.privateKeyPem) } };
+    return { body: { token: await core.signGoogleIdToken(accountIdTokenClaims(account, body.audience, body.includeEmail === true, Math.floor(Date.now() / 1000))) } };
   };
 
   return [

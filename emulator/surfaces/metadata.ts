@@ -4,7 +4,7 @@
 
 import type { EmuRequest, EmuResponse, RouteDef } from '../core/contract';
 import type { EmulatorCore } from '../core/core';
-import { signJwt } from '../core/identity';
+import { accountIdTokenClaims } from '../core/google-id-tokens';
 
 const FLAVOR = { 'metadata-flavor': 'Google' };
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
@@ -53,19 +53,14 @@ export function metadataRoutes(core: EmulatorCore, email: string): RouteDef[] {
     return json({ access_token: minted.token, expires_in: 3599, token_type: 'Bearer' });
   };
 
+  // format=full adds email and email_verified; the default (standard) leaves them out, as on GCE.
   const identity = async (req: EmuRequest) => {
     const audience = req.query.get('audience');
     if (!audience) return text('non-empty audience parameter required\n', 400);
+    const format = req.query.get('format') ?? 'standard';
+    if (format !== 'standard' && format !== 'full') return text('invalid format parameter, must be one of "standard" or "full"\n', 400);
     const record = account()!;
-    const key = await core.ensureAccountKey(record);
-    const iat = Math.floor(Date.now() / 1000);
-    return text(
-      signJwt(
-        { typ: 'JWT', kid: key.keyId },
-        { iss: 'https://accounts.google.com', aud: audience, azp: record.uniqueId, sub: record.uniqueId, email: record.email, email_verified: true, iat, exp: iat + 3600 },
-        key.privateKeyPem,
-      ),
-    );
+    return text(await core.signGoogleIdToken(accountIdTokenClaims(record, audience, format === 'full', Math.floor(Date.now() / 1000))));
   };
 
   return [

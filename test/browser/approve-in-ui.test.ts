@@ -1,10 +1,14 @@
 // The cutover approved in the real Temporal UI (the one the pinned dev server serves), driven in
 // headless Chromium: the operator finds the migration by its search attributes, reads what it
-// waits for, and sends the `approve` update through the UI's own workflow actions.
+// waits for, and sends the `approve` update through the UI's own workflow actions: typed (verify
+// none, recorded unverified), and pasted from `keyless approve --print-payload` (verified).
 
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +21,11 @@ import { startDevServer, type DevServer } from '../../worker/dev-server';
 import { createKeylessWorker } from '../../worker/worker';
 import { frameShowing, listWorkflowsInUi, openWorkflowFromList, sendUpdateInUi, startTestBrowser, waitForUi, type TestBrowser } from '../support/browser';
 import { startTestCloud, type TestCloud } from '../support/cloud';
+import { recordScenario } from '../support/scenarios';
 import { uniqueTaskQueue, workflowBundle } from '../support/temporal';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../../bin/keyless', import.meta.url));
 
 /** Screenshots of each run; docs/images/ holds a copy of approve-cutover.png for the guide. */
 const ARTIFACTS = resolve('test/artifacts/browser');
@@ -49,17 +57,17 @@ afterAll(async () => {
   await cloud?.stop();
 });
 
-function nightlySummarizer(): PipelineSpec {
+function nightlySummarizer(pipeline = 'nightly-summarizer', approvals: Record<string, unknown> = {}): PipelineSpec {
   const result = validateSpec({
-    pipeline: 'nightly-summarizer',
+    pipeline,
     project: 'demo-project',
-    apiKey: 'projects/demo-project/locations/global/keys/nightly-summarizer',
-    serviceAccount: { accountId: 'nightly-summarizer' },
+    apiKey: `projects/demo-project/locations/global/keys/${pipeline}`,
+    serviceAccount: { accountId: pipeline },
     vertex: { models: ['gemini-2.5-flash'] },
     // A long first bake keeps the migration in the canary while the test looks at it.
     canary: { steps: [{ percent: 25, bake: '10m' }, { percent: 100, bake: '1s' }], analysisInterval: '1s', minRequests: 0 },
     soak: { duration: '1s', minVertexRequests: 0 },
-    approvals: { finalize: false },
+    approvals: { finalize: false, ...approvals },
     route: { store: `file://${routesDir}` },
   });
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
@@ -117,8 +125,47 @@ describe('given a migration waiting for its cutover, with the Temporal UI in a b
         });
         const status = await statusUntil(spec, (s) => s.stage !== 'approve-cutover', 'a stage after approve-cutover');
         expect(status.stage).toBe('canary');
-        expect(status.decisions).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'approve', stage: 'cutover', by: 'ui@example.com' })]));
+        // The UI's dialog sends no identity: with approvals.verify none, the typed name is recorded as unverified.
+        expect(status.approvals?.verify).toBe('none');
+        expect(status.decisions).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'approve', stage: 'cutover', by: 'ui@example.com', verified: false })]));
         await client.workflow.getHandle(workflowId).terminate('browser test done');
+      });
+    } finally {
+      await nativeConnection.close();
+    }
+  });
+
+  it('when verified approvals are on and the operator pastes `keyless approve --print-payload` into the dialog, then the approval is accepted as the token\'s email', { timeout: 180_000 }, async () => {
+    // ticket-triage's key, served here in global: a pipeline of its own, whose only approver is the demo operator.
+    const spec = nightlySummarizer('ticket-triage', { approvers: ['operator@example.com'] });
+    const taskQueue = uniqueTaskQueue('ui-verified');
+    const nativeConnection = await NativeConnection.connect({ address: server.address });
+    const worker = await createKeylessWorker({
+      connection: nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activityDeps: { clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR },
+    });
+    const { page } = browser;
+    try {
+      await worker.runUntil(async () => {
+        const { workflowId } = await startMigration(client, taskQueue, spec);
+        await statusUntil(spec, (s) => s.stage === 'approve-cutover', 'approve-cutover');
+        // The operator's own shell: keyless prints the payload with their ID token (the emulator's demo operator here).
+        const env: NodeJS.ProcessEnv = { ...process.env, KEYLESS_EMULATOR: cloud.emulator.baseUrl, TEMPORAL_ADDRESS: server.address };
+        delete env.GCE_METADATA_HOST;
+        const { stdout } = await run(bin, ['approve', spec.pipeline, '--stage', 'cutover', '--project', spec.project, '--print-payload'], { env, timeout: 120_000 });
+        const payload = JSON.parse(stdout) as { stage: string; idToken: string };
+        expect(Object.keys(payload).sort()).toEqual(['idToken', 'stage']);
+
+        await openWorkflowFromList(page, uiUrl, 'KeylessStage="approve-cutover" AND KeylessPipeline="ticket-triage"', workflowId);
+        await sendUpdateInUi(page, { description: 'Approve the stage that waits for an operator', input: payload, screenshot: join(ARTIFACTS, 'approve-cutover-verified.png') });
+        const status = await statusUntil(spec, (s) => s.stage !== 'approve-cutover', 'a stage after approve-cutover');
+        expect(status.stage).toBe('canary');
+        expect(status.decisions).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'approve', stage: 'cutover', by: 'operator@example.com', verified: true })]));
+        await client.workflow.getHandle(workflowId).terminate('browser test done');
+        recordScenario({ scenario: 'verified approval pasted into the Temporal UI', runs: 1, outcome: 'the --print-payload JSON sent through the UI\'s update dialog approved the cutover as operator@example.com (verified)' });
       });
     } finally {
       await nativeConnection.close();

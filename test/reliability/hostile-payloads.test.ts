@@ -40,6 +40,9 @@ const MALFORMED_APPROVALS: Array<[label: string, payload: unknown, names: RegExp
   ['an upper-case stage', { stage: 'CUTOVER', by: 'alice@example.com' }, /stage must be one of: cutover, finalize/],
   ['a stage not waiting', { stage: 'finalize', by: 'alice@example.com' }, /stage finalize is not waiting/],
   ['a number as by', { stage: 'cutover', by: 7 }, /by/],
+  ['an idToken of 10,000 characters', { stage: 'cutover', idToken: `${'a'.repeat(5_000)}.${'b'.repeat(5_000)}.c` }, /idToken is limited to 8192 characters/],
+  ['an idToken that is no JWT', { stage: 'cutover', idToken: 'approve me' }, /idToken must be a Google ID token/],
+  ['both by and idToken', { stage: 'cutover', by: 'alice@example.com', idToken: 'a.b.c' }, /by is taken from idToken: give one or the other/],
 ];
 
 /** Signals cannot be refused; each of these must be ignored or act without recording a bad value. */
@@ -56,7 +59,7 @@ const HOSTILE_SIGNALS: Array<[label: string, send: (h: WorkflowHandle) => Promis
 
 describe('given a migration waiting for its cutover approval', () => {
   it('when it receives malformed updates, hostile signals and oversized payloads, then it refuses or ignores each and stays healthy', async () => {
-    const spec = bench.spec(PIPELINE, { approvals: { approvers: ['alice@example.com'] } });
+    const spec = bench.spec(PIPELINE, { approvals: { approvers: ['alice@example.com'], verify: 'none' } });
     await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
       const before = await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');

@@ -1,7 +1,8 @@
 // Temporal settings from the environment: good values connect, bad ones name the variable.
 
 import { describe, expect, it } from 'vitest';
-import { ConfigError, temporalConfigFromEnv } from '../../worker/config';
+import { DEFAULT_APPROVAL_AUDIENCES } from '../../contracts/identity';
+import { ConfigError, idTokenPolicyFromEnv, temporalConfigFromEnv } from '../../worker/config';
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -64,5 +65,33 @@ describe('temporalConfigFromEnv', () => {
 
   it('explains what is expected', () => {
     expect(() => temporalConfigFromEnv({ HOME: '/nonexistent', TEMPORAL_TLS: 'yes' })).toThrow('TEMPORAL_TLS: TEMPORAL_TLS must be true or false');
+  });
+});
+
+describe('idTokenPolicyFromEnv', () => {
+  it('defaults to keyless-approvals and gcloud\'s two client ids, tokens at most ten minutes old', () => {
+    expect(idTokenPolicyFromEnv({})).toEqual({ audiences: [...DEFAULT_APPROVAL_AUDIENCES], maxAgeSeconds: 600 });
+    expect(DEFAULT_APPROVAL_AUDIENCES).toEqual(['keyless-approvals', '764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com', '32555940559.apps.googleusercontent.com']);
+  });
+
+  it('reads a comma-separated audience list and a duration', () => {
+    expect(idTokenPolicyFromEnv({ KEYLESS_APPROVAL_AUDIENCE: 'keyless:acme-prod, 764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com', KEYLESS_APPROVAL_MAX_TOKEN_AGE: '5m' })).toEqual({
+      audiences: ['keyless:acme-prod', '764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com'],
+      maxAgeSeconds: 300,
+    });
+  });
+
+  it('names the variable and what is expected', () => {
+    const bad = (env: Record<string, string>) => {
+      try {
+        idTokenPolicyFromEnv(env);
+      } catch (err) {
+        return (err as ConfigError).message;
+      }
+      return '';
+    };
+    expect(bad({ KEYLESS_APPROVAL_AUDIENCE: ' , ' })).toMatch(/^KEYLESS_APPROVAL_AUDIENCE: KEYLESS_APPROVAL_AUDIENCE must be a comma-separated list/);
+    expect(bad({ KEYLESS_APPROVAL_MAX_TOKEN_AGE: '2h' })).toMatch(/between 30s and 1h/);
+    expect(bad({ KEYLESS_APPROVAL_MAX_TOKEN_AGE: 'soon' })).toMatch(/must be a duration such as 10m/);
   });
 });

@@ -186,7 +186,7 @@ describe('migratePipeline', () => {
   });
 
   it('refuses an approval at the wrong stage or malformed without changing state, and one from a stranger with a record of it', async () => {
-    const spec = bench.spec('wf-guard', { approvals: { approvers: ['alice@example.com'] } });
+    const spec = bench.spec('wf-guard', { approvals: { approvers: ['alice@example.com'], verify: 'none' } });
     await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
       await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');

@@ -7,6 +7,7 @@
 // test/reliability/ownership.test.ts test/reliability/shared-key.test.ts. The canary's evidence rules
 // (workflows/patches.ts) are recorded by test/workflows/canary-evidence.test.ts and
 // test/workflows/canary-judgement.test.ts: canary-evidence-*, evidence-wait-*, gate-breach-*.
+// test/reliability/verified-approvals.test.ts
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +15,21 @@ import { fileURLToPath } from 'node:url';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
+import { MIGRATE_PIPELINE_WORKFLOW, migrationWorkflowId } from '../../contracts/names';
 import { workflowBundle } from '../support/temporal';
+
+/**
+ * The id the history ran under: a migration checks its id against its spec (patched
+ * 'state-from-continue-as-new'), and a history does not record its own id, so it is derived
+ * from the spec in the started event, as keyless migrate derives it.
+ */
+function recordedWorkflowId(history: temporal.api.history.v1.History, fallback: string): string {
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  const data = started?.input?.payloads?.[0]?.data;
+  if (started?.workflowType?.name !== MIGRATE_PIPELINE_WORKFLOW || !data) return fallback;
+  const spec = JSON.parse(Buffer.from(data).toString('utf8')) as { project: string; pipeline: string };
+  return migrationWorkflowId(spec.project, spec.pipeline);
+}
 
 const folder = fileURLToPath(new URL('../histories', import.meta.url));
 const histories = readdirSync(folder).filter((f) => f.endsWith('.json'));
@@ -33,6 +48,7 @@ describe('replay of recorded migrations', () => {
         'canary-evidence-migration.json',
         'evidence-wait-promoted-migration.json',
         'gate-breach-migration.json',
+        'verified-approvals-migration.json',
         'pre-undo-log-completed-migration.json',
         'pre-undo-log-rolled-back-migration.json',
         'pre-undo-log-foreign-change-rollback.json',
@@ -42,6 +58,6 @@ describe('replay of recorded migrations', () => {
 
   it.each(histories)('%s replays without nondeterminism', async (file) => {
     const history = temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(join(folder, file), 'utf8')));
-    await expect(Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file)).resolves.toBeUndefined();
+    await expect(Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, recordedWorkflowId(history, file))).resolves.toBeUndefined();
   });
 });
