@@ -36,14 +36,16 @@ function parseJunit(xml: string): PytestCase[] {
   for (const m of xml.matchAll(/<testcase\b([^>]*?)(?:\/>|>([\s\S]*?)<\/testcase>)/g)) {
     const attrs = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((a) => [a[1]!, unescapeXml(a[2]!)]));
     const body = m[2] ?? '';
-    const failure = /<(failure|error)\b[^>]*?(?:message="([^"]*)")?[^>]*>/.exec(body);
-    const skipped = /<skipped\b[^>]*?(?:message="([^"]*)")?/.exec(body);
+    // The message attribute, else the element's text (pytest puts the traceback there).
+    const failure = /<(failure|error)\b([^>]*?)(?:\/>|>([\s\S]*?)<\/\1>)/.exec(body);
+    const skipped = /<skipped\b([^>]*?)(?:\/>|>)/.exec(body);
+    const messageOf = (attrText: string | undefined, text?: string) => /message="([^"]*)"/.exec(attrText ?? '')?.[1] || text?.trim() || '';
     out.push({
       // classname is "tests.test_split" (or "tests.test_split.SomeClass").
       file: String(attrs.classname ?? '').replace(/^tests\./, '').split('.')[0] ?? '',
       name: attrs.name ?? '',
       outcome: failure ? 'failed' : skipped ? 'skipped' : 'passed',
-      message: unescapeXml(failure?.[2] ?? skipped?.[1] ?? ''),
+      message: unescapeXml(failure ? messageOf(failure[2], failure[3]) : skipped ? messageOf(skipped[1]) : ''),
     });
   }
   return out;
