@@ -6,6 +6,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createGoogleClients, endpointConfigFromEnv, type GoogleClients } from '../google/clients';
 import type { CliIo, Command, ParsedArgs } from './command';
 import { approve } from './commands/approve';
+import { credentials } from './commands/credentials';
 import { demo } from './commands/demo';
 import { dev } from './commands/dev';
 import { doctor } from './commands/doctor';
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, Command> = {
   inventory,
   plan,
   report,
+  credentials,
   migrate,
   status,
   list,
