@@ -287,7 +287,7 @@ function explainImpersonation(step: FederationStep, ctx: BrokenContext): { messa
   if (step.error?.httpStatus === 403) {
     const member = memberFor(ctx);
     return {
-      message: `${step.detail}: ${account} does not grant ${WORKLOAD_IDENTITY_USER_ROLE} to the job's principal`,
+      message: `${step.detail} ${account} does not grant ${WORKLOAD_IDENTITY_USER_ROLE} to the job's principal`,
       fix: `the migration's identity stage grants it (keyless migrate <spec>); by hand: gcloud iam service-accounts add-iam-policy-binding ${account}${ctx.expect.project ? ` --project=${ctx.expect.project}` : ''} --role=${WORKLOAD_IDENTITY_USER_ROLE} --member=${member}`,
     };
   }
