@@ -170,7 +170,8 @@ export async function identityFromMigration(client: Client, ref: MigrationRef): 
     setUp = status.workloadIdentity;
     if (!setUp) {
       throw new UserError(
-        `the migration of ${where} has not set up its workload identity yet (it is at ${status.stage})`,
+        // A worker older than this status field answers without it too, whatever its stage.
+        `the migration of ${where} names no workload identity in its status yet (it is at ${status.stage}): it has not passed its identity stage, or its worker predates keyless credentials`,
         ExitCode.Failed,
         `wait for its identity stage (keyless status ${ref.pipeline}), or compute the configuration from the spec: keyless credentials ${ref.pipeline} --spec <file>`,
       );
@@ -217,13 +218,13 @@ export function federatedRuntime(spec: PipelineSpec): FederatedRuntime {
     const account = runtime.serviceAccount ?? `the account of Cloud Run job ${runtime.cloudRunJob?.name}`;
     throw new UserError(
       `pipeline ${spec.pipeline} runs on Google Cloud (runtime google): its job already runs as ${account} and needs no credential configuration`,
-      ExitCode.Usage,
+      ExitCode.Failed,
       `leave GOOGLE_APPLICATION_CREDENTIALS unset in the job, and check it from inside with keyless doctor --spec <file>`,
     );
   }
   throw new UserError(
     `pipeline ${spec.pipeline} has runtime external (the default when the spec has no runtime): keyless does not know where its job runs, so there is no federated identity to configure`,
-    ExitCode.Usage,
+    ExitCode.Failed,
     'set runtime in the spec (kind github-actions, gitlab-ci or oidc) and run the migration, or give the job the account\'s credentials yourself (an attached service account) and check them from inside the job with keyless doctor --spec <file>',
   );
 }
@@ -275,7 +276,7 @@ function subjectTokenSource(identity: FederatedIdentity, source: SourceChoice, e
   if (missing) {
     throw new UserError(
       `${missing} is not set: --source github-runner builds the configuration inside a GitHub Actions job, from the variables GitHub sets only when the job may ask for an ID token`,
-      ExitCode.Usage,
+      ExitCode.Config,
       'run it in the job and give the job `permissions: id-token: write`; elsewhere print the workflow snippet with --format github-actions, or read a token file with --source file:<path>',
     );
   }
@@ -344,8 +345,8 @@ function gitlabCiSnippet(identity: FederatedIdentity, options: RenderOptions): s
   if (runtime.ref) lines.push('  rules:', `    - if: $CI_COMMIT_REF_NAME == ${JSON.stringify(runtime.ref)}`);
   lines.push(
     '  before_script:',
-    `    - mkdir -p ${dirname(tokenFile)}`,
-    `    - printf '%s' "$${GITLAB_TOKEN_VARIABLE}" > ${tokenFile}`,
+    `    - mkdir -p ${shellWord(dirname(tokenFile))}`,
+    `    - printf '%s' "$${GITLAB_TOKEN_VARIABLE}" > ${shellWord(tokenFile)}`,
     '    - |',
     `      cat > "$GOOGLE_APPLICATION_CREDENTIALS" <<'EOF'`,
     ...config.split('\n').map((line) => `      ${line}`),
@@ -361,6 +362,11 @@ function gitlabCiSnippet(identity: FederatedIdentity, options: RenderOptions): s
 function formatMismatch(identity: FederatedIdentity, format: CredentialFormat): UserError {
   const fits = identity.runtime.kind === 'github-actions' ? 'github-actions or json' : identity.runtime.kind === 'gitlab-ci' ? 'gitlab-ci or json' : 'json';
   return new UserError(`--format ${format} does not fit pipeline ${identity.pipeline}: its runtime is ${identity.runtime.kind}`, ExitCode.Usage, `use --format ${fits}`);
+}
+
+/** A path as one shell word. */
+function shellWord(path: string): string {
+  return /^[A-Za-z0-9_./-]+$/.test(path) ? path : `'${path.replace(/'/g, "'\\''")}'`;
 }
 
 /** A YAML scalar: plain when safe, else double-quoted. */
