@@ -24,7 +24,7 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const workerScript = join(repoRoot, 'bench/worker-process.ts');
 const tsxLoader = join(repoRoot, 'node_modules/tsx/dist/loader.mjs');
 
-/** A spec with no waiting: no approvals, no bake, no soak. */
+/** A spec with no waiting: no approvals, no bake, no soak, no evidence asked for (the benchmark sends no pipeline traffic). */
 export function quickSpec(pipeline: string, routesDir: string): PipelineSpecInput {
   return {
     pipeline,
@@ -34,8 +34,8 @@ export function quickSpec(pipeline: string, routesDir: string): PipelineSpecInpu
     vertex: { models: ['gemini-2.5-flash'] },
     // Under a fleet's load on 2 cores one sample's latency is noise; the benchmark measures orchestration.
     dualRun: { thresholds: { maxLatencyRatio: 1_000 } },
-    canary: { steps: [{ percent: 10, bake: '0s' }, { percent: 50, bake: '0s' }, { percent: 100, bake: '0s' }] },
-    soak: { duration: '0s' },
+    canary: { steps: [{ percent: 10, bake: '0s' }, { percent: 50, bake: '0s' }, { percent: 100, bake: '0s' }], minRequests: 0 },
+    soak: { duration: '0s', minVertexRequests: 0 },
     approvals: { cutover: false, finalize: false },
     route: { store: `file://${routesDir}` },
   };

@@ -38,6 +38,13 @@ export interface Command {
   positionals: [number, number];
   /** The Temporal SDK's log level while the command runs (the demo and dev print their own progress). */
   sdkLogLevel?: 'ERROR' | 'WARN';
+  /**
+   * The verb runs a command given after `--` (keyless exec): only the arguments before `--` are
+   * its options, `--help` after it is the command's, and the positionals are that command.
+   */
+  commandAfterDashes?: boolean;
+  /** The verb uses neither Google's admin clients nor Temporal, so main loads neither (it must start fast). */
+  light?: boolean;
   run(args: ParsedArgs, io: CliIo): Promise<number>;
 }
 

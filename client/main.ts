@@ -1,57 +1,44 @@
+#!/usr/bin/env node
 // The keyless command line: the table of verbs (one module each in commands/), --help, argument
 // parsing, and the one place the process's I/O and clients are set up for them.
 
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { createGoogleClients, endpointConfigFromEnv, type GoogleClients } from '../google/clients';
+import type * as GoogleClientsModule from '../google/clients';
+import type { GoogleClients } from '../google/clients';
 import type { CliIo, Command, ParsedArgs } from './command';
-import { approve } from './commands/approve';
-import { credentials } from './commands/credentials';
-import { demo } from './commands/demo';
-import { dev } from './commands/dev';
-import { doctor } from './commands/doctor';
-import { emulator } from './commands/emulator';
-import { inventory } from './commands/inventory';
-import { list } from './commands/list';
-import { migrate } from './commands/migrate';
-import { pause } from './commands/pause';
-import { plan } from './commands/plan';
-import { promote } from './commands/promote';
-import { reject } from './commands/reject';
-import { report } from './commands/report';
-import { resume } from './commands/resume';
-import { rollback } from './commands/rollback';
-import { schema } from './commands/schema';
-import { status } from './commands/status';
-import { worker } from './commands/worker';
-import { connectClient, loadTemporalConfig } from './connect';
 import { ExitCode, UserError } from './errors';
 
-/** Every verb, in the order `keyless --help` lists them. */
-const COMMANDS: Record<string, Command> = {
-  demo,
-  dev,
-  doctor,
-  emulator,
-  worker,
-  inventory,
-  plan,
-  report,
-  credentials,
-  migrate,
-  status,
-  list,
-  approve,
-  reject,
-  pause,
-  resume,
-  promote,
-  rollback,
-  schema,
+/**
+ * Every verb, in the order `keyless --help` lists them, each loaded only when it runs: `keyless
+ * exec` starts before every job and must not pay for Temporal or the admin clients other verbs use.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  demo: async () => (await import('./commands/demo')).demo,
+  dev: async () => (await import('./commands/dev')).dev,
+  doctor: async () => (await import('./commands/doctor')).doctor,
+  emulator: async () => (await import('./commands/emulator')).emulator,
+  worker: async () => (await import('./commands/worker')).worker,
+  exec: async () => (await import('./commands/exec')).exec,
+  inventory: async () => (await import('./commands/inventory')).inventory,
+  plan: async () => (await import('./commands/plan')).plan,
+  report: async () => (await import('./commands/report')).report,
+  credentials: async () => (await import('./commands/credentials')).credentials,
+  migrate: async () => (await import('./commands/migrate')).migrate,
+  status: async () => (await import('./commands/status')).status,
+  list: async () => (await import('./commands/list')).list,
+  approve: async () => (await import('./commands/approve')).approve,
+  reject: async () => (await import('./commands/reject')).reject,
+  pause: async () => (await import('./commands/pause')).pause,
+  resume: async () => (await import('./commands/resume')).resume,
+  promote: async () => (await import('./commands/promote')).promote,
+  rollback: async () => (await import('./commands/rollback')).rollback,
+  schema: async () => (await import('./commands/schema')).schema,
 };
 
-/** The process's I/O and clients, each built once, when a verb first asks. */
-function processIo(env: NodeJS.ProcessEnv): CliIo {
+/** The process's I/O and clients, each built once, when a verb first asks (`clients` is absent for light verbs). */
+function processIo(env: NodeJS.ProcessEnv, clients: typeof GoogleClientsModule | undefined): CliIo {
   let google: GoogleClients | undefined;
   const print = (line: string) => void process.stdout.write(`${line}\n`);
   return {
@@ -59,8 +46,12 @@ function processIo(env: NodeJS.ProcessEnv): CliIo {
     json: (value) => print(JSON.stringify(value, null, 2)),
     env,
     isTerminal: Boolean(process.stdout.isTTY),
-    google: () => (google ??= createGoogleClients(endpointConfigFromEnv(env))),
+    google: () => {
+      if (!clients) throw new Error('this command was declared light: it may not use the Google admin clients');
+      return (google ??= clients.createGoogleClients(clients.endpointConfigFromEnv(env)));
+    },
     async withTemporal(fn) {
+      const { connectClient, loadTemporalConfig } = await import('./connect');
       const connected = await connectClient(loadTemporalConfig(env));
       try {
         return await fn(connected);
@@ -71,9 +62,10 @@ function processIo(env: NodeJS.ProcessEnv): CliIo {
   };
 }
 
-function helpText(): string {
+async function helpText(): Promise<string> {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  const commands = await Promise.all(Object.entries(COMMANDS).map(async ([name, load]) => [name, await load()] as const));
+  const lines = commands.map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return [
     'keyless: move headless Gemini pipelines off API keys onto Vertex AI with service accounts.',
     '',
@@ -91,25 +83,29 @@ function commandHelp(c: Command): string {
 /** Runs the CLI and returns its exit code; errors the user can fix are printed without a stack. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [name, ...rest] = argv;
-  const io = processIo(env);
+  const print = (line: string) => void process.stdout.write(`${line}\n`);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.print(helpText());
+    print(await helpText());
     return name ? ExitCode.Ok : ExitCode.Usage;
   }
-  const command = COMMANDS[name];
-  if (!command) {
-    process.stderr.write(`keyless: unknown command "${name}"\n\n${helpText()}\n`);
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
+    process.stderr.write(`keyless: unknown command "${name}"\n\n${await helpText()}\n`);
     return ExitCode.Usage;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    io.print(commandHelp(command));
+  const command = await load();
+  // A verb that runs a command takes options only before `--`; what follows is the command's own.
+  const dashes = command.commandAfterDashes ? rest.indexOf('--') : -1;
+  const own = dashes === -1 ? rest : rest.slice(0, dashes);
+  if (own.includes('--help') || own.includes('-h')) {
+    print(commandHelp(command));
     return ExitCode.Ok;
   }
   let parsed: ParsedArgs;
   try {
-    parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true }) as ParsedArgs;
+    parsed = command.commandAfterDashes ? parseCommandLine(command, rest) : (parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true }) as ParsedArgs);
   } catch (err) {
-    process.stderr.write(`keyless ${name}: ${(err as Error).message}\nUsage: ${command.usage}\n`);
+    process.stderr.write(`keyless ${name}: ${(err as Error).message}\n${err instanceof UserError ? '' : `Usage: ${command.usage}\n`}`);
     return ExitCode.Usage;
   }
   const [min, max] = command.positionals;
@@ -118,7 +114,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     process.stderr.write(`keyless ${name}: expected ${expected} argument(s), got ${parsed.positionals.length}\nUsage: ${command.usage}\n`);
     return ExitCode.Usage;
   }
-  if (command.sdkLogLevel) Runtime.install({ logger: new DefaultLogger(command.sdkLogLevel) });
+  if (command.sdkLogLevel) {
+    const { DefaultLogger, Runtime } = await import('@temporalio/worker');
+    Runtime.install({ logger: new DefaultLogger(command.sdkLogLevel) });
+  }
+  const io = processIo(env, command.light ? undefined : await import('../google/clients'));
   try {
     return await command.run(parsed, io);
   } catch (err) {
@@ -130,8 +130,33 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 }
 
-const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (invokedDirectly) {
+/**
+ * `<options> -- <command…>`: the options are parsed strictly, the command is kept as given. With no
+ * `--` at all, a word where an option belongs means the command was not separated from them.
+ */
+function parseCommandLine(command: Command, rest: string[]): ParsedArgs {
+  const dashes = rest.indexOf('--');
+  if (dashes === -1) {
+    const { tokens } = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: false, tokens: true });
+    if (tokens.some((t) => t.kind === 'positional')) throw new UserError(`put -- between the options and the command, e.g. ${command.example}`, ExitCode.Usage);
+    parseArgs({ args: rest, options: command.options, allowPositionals: false, strict: true });
+    throw new UserError(`put -- between the options and the command, e.g. ${command.example}`, ExitCode.Usage);
+  }
+  const { values } = parseArgs({ args: rest.slice(0, dashes), options: command.options, allowPositionals: false, strict: true });
+  return { values, positionals: rest.slice(dashes + 1) } as ParsedArgs;
+}
+
+/** True when this module is the process's entry point, also through a symlink such as node_modules/.bin/keyless. */
+function invokedDirectly(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {

@@ -263,6 +263,8 @@ export interface ReadTrafficInput {
   windowStart: string;
   /** Absent: now, by the cloud's clock (a workflow's clock may differ, e.g. on a time-skipping server). */
   windowEnd?: string;
+  /** Also read each credential's latency distribution (request_latencies) of its successful requests. */
+  latency?: boolean;
 }
 
 // --- routes ----------------------------------------------------------------------------------

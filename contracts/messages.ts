@@ -47,7 +47,7 @@ export const MESSAGE_DESCRIPTIONS = {
   reject: 'Reject the waiting stage; a rejected cutover rolls back, a rejected finalize keeps the key as it is: {"stage","by","note"}',
   pause: 'Stop the canary bake clock (the route stays where it is): {"by":"…"}',
   resume: 'Restart the canary bake clock after a pause: {"by":"…"}',
-  promote: 'End the current bake (or a held soak) now and move on; recorded as an operator override: {"by":"…"}',
+  promote: 'Accept the current canary step on the evidence it has (or override a held soak, a soak that saw no run, or the wait for pipelines sharing the key); recorded with the evidence it accepted: {"by":"…","note":"…"}',
   rollback: 'Roll the migration back now, in reverse order of what was done: {"by":"…","reason":"…"}',
   status: 'Current stage, canary step and percent, last analysis, mutations so far, and what the migration waits for',
 } as const;

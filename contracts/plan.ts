@@ -40,6 +40,8 @@ export interface PlanFacts {
   workloadIdentity?: { pool: ResourceState; provider: ResourceState; userHeld: boolean };
   /** The account a Google Cloud runtime runs as. */
   runtimeAccount?: { email: string; computeDefault: boolean };
+  /** The pipeline's requests (its key's and its account's) over a recent window, from Cloud Monitoring: what the canary's steps are sized against. */
+  observedVolume?: { requests: number; windowMs: number };
 }
 
 /** A pool's or provider's state: `deleted` means its id is reserved (undeletable for 30 days). */

@@ -67,6 +67,26 @@ export interface CredentialTraffic {
   errorRate: number;
   /** Largest first. */
   byMethod: MethodTraffic[];
+  /**
+   * Latencies of the successful (2xx) requests, from Monitoring's request_latencies distribution;
+   * absent when latencies were not asked for (readings recorded before they existed).
+   */
+  latency?: LatencyHistogram;
+}
+
+/** One bucket of a latency distribution: [lowerMs, upperMs), upperMs null for the overflow bucket. */
+export interface LatencyBucket {
+  lowerMs: number;
+  upperMs: number | null;
+  count: number;
+}
+
+/** A latency distribution as Monitoring keeps it: counts per bucket (only buckets with a count), in milliseconds. */
+export interface LatencyHistogram {
+  count: number;
+  meanMs: number;
+  /** Ascending by lowerMs. */
+  buckets: LatencyBucket[];
 }
 
 /** The key's and the pipeline account's traffic over one window of Cloud Monitoring. */
@@ -81,6 +101,8 @@ export interface TrafficReport {
 export interface SoakTraffic {
   keyRequests: number;
   byMethod: MethodTraffic[];
+  /** Requests the pipeline's account made during the soak's window: proof the job ran. Absent before it was counted. */
+  vertexRequests?: number;
 }
 
 /** One model's probe on Vertex as the pipeline's account. */

@@ -63,7 +63,12 @@ export const DualRunPromptSchema = z.strictObject({
 
 export const CanaryStepSchema = z.strictObject({
   percent: z.number().int().min(1).max(100),
-  bake: duration('bake'),
+  /** The least time the step runs; absent: the step is defined by its evidence alone. */
+  bake: duration('bake').optional(),
+  /** Vertex requests the step must judge before it advances; default canary.minRequests. */
+  minRequests: z.number().int().min(0, 'minRequests must be 0 (advance on the bake alone) or more').optional(),
+  /** How long the step bakes while it waits for its evidence before it asks an operator; default canary.maxBake. */
+  maxBake: duration('maxBake').optional(),
 });
 export type CanaryStep = z.infer<typeof CanaryStepSchema>;
 
@@ -72,6 +77,11 @@ export const DEFAULT_CANARY_STEPS: CanaryStep[] = [
   { percent: 50, bake: '30m' },
   { percent: 100, bake: '1h' },
 ];
+
+/** How many times its bake a step waits for evidence when neither it nor the canary sets maxBake. */
+export const DEFAULT_MAX_BAKE_FACTOR = 4;
+/** The longest wait for evidence of a step without a bake (defined by evidence alone): two days, so a daily job runs at least once, even a late one. */
+export const DEFAULT_EVIDENCE_ONLY_MAX_BAKE = '48h';
 
 export const PipelineSpecSchema = z.strictObject({
   pipeline: pipelineName,
@@ -131,14 +141,52 @@ export const PipelineSpecSchema = z.strictObject({
        * three standard errors of the difference (so sampling noise on few requests is no breach).
        */
       maxErrorRateDelta: z.number().min(0).max(1).default(0.02),
-      /** Requests on the Vertex side before an error rate is trusted. */
-      minRequests: z.number().int().min(1).default(20),
+      /**
+       * Vertex requests a step must judge before it advances (each step may set its own); also the
+       * requests before an error rate or a latency is trusted. 0 advances on the bake alone.
+       */
+      minRequests: z.number().int().min(0, 'canary.minRequests must be 0 (advance on the bake alone) or more').default(20),
+      /** How long a step bakes for its evidence before it waits for an operator; default four times its bake. */
+      maxBake: duration('canary.maxBake').optional(),
+      /**
+       * How much slower Vertex may be than the key: a breach when Vertex's latencies rank above
+       * this many times the key's by more than three standard errors (a rank test on Monitoring's
+       * latency distributions, not one percentile).
+       */
+      maxLatencyRatio: z.number().min(1, 'canary.maxLatencyRatio must be 1 or more: it is how many times slower Vertex may be than the key').default(2),
       analysisInterval: duration('analysisInterval').default('5m'),
       /** When the key is already rejected there is no healthy baseline: bake each step for this fraction of its time. */
       repairBakeFactor: z.number().min(0).max(1).default(0.25),
     })
+    .prefault({})
+    .superRefine((canary, ctx) => {
+      canary.steps.forEach((step, i) => {
+        const min = step.minRequests ?? canary.minRequests;
+        if (step.bake === undefined && min === 0) {
+          ctx.addIssue({ code: 'custom', path: ['steps', i, 'bake'], message: 'a canary step needs a bake, minRequests above 0, or both: with neither it would pass on nothing' });
+        }
+        const bakeMs = step.bake === undefined ? undefined : parseDuration(step.bake);
+        const maxBake = step.maxBake ?? canary.maxBake;
+        const maxBakeMs = maxBake === undefined ? undefined : parseDuration(maxBake);
+        if (bakeMs !== undefined && maxBakeMs !== undefined && maxBakeMs < bakeMs) {
+          ctx.addIssue({
+            code: 'custom',
+            path: step.maxBake !== undefined ? ['steps', i, 'maxBake'] : ['maxBake'],
+            message: `maxBake (${maxBake}) is shorter than the bake of step ${i + 1} (${step.bake}): make maxBake at least the bake`,
+          });
+        }
+      });
+    }),
+  soak: z
+    .strictObject({
+      duration: duration('soak.duration').default('24h'),
+      /**
+       * Requests the pipeline's account must make during the soak: proof that the job ran, and went
+       * to Vertex. 0 passes a soak in which the job did not run at all.
+       */
+      minVertexRequests: z.number().int().min(0, 'soak.minVertexRequests must be 0 (no proof that the job ran) or more').default(1),
+    })
     .prefault({}),
-  soak: z.strictObject({ duration: duration('soak.duration').default('24h') }).prefault({}),
   route: z
     .strictObject({
       /** Where route documents live: file://<dir> or gs://<bucket>[/<prefix>]; the document is <pipeline>.json there. */

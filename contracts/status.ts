@@ -42,6 +42,44 @@ export interface Decision {
   by: string;
   note?: string;
   at: string;
+  /** A promote that ended a canary step: the evidence it accepted. */
+  accepted?: StepEvidence;
+}
+
+/** What a canary step had judged when it ended (or when an operator accepted it). */
+export interface StepEvidence {
+  step: number;
+  percent: number;
+  /** Vertex requests judged in the step. */
+  vertexRequests: number;
+  /** What the step asked for before it would advance on its own. */
+  minRequests: number;
+  /** Bake time spent in the step (pauses excluded). */
+  bakedMs: number;
+  /** The last analysis's verdict in the step; absent when none ran. */
+  verdict?: CanaryAnalysis['verdict'];
+}
+
+/** Why a canary step ended and moved on. */
+export type StepAdvance =
+  /** Its bake passed and it judged at least minRequests Vertex requests, healthy. */
+  | 'evidence'
+  /** An operator accepted it with promote (on whatever evidence it had). */
+  | 'promote'
+  /** The key was already rejected: nothing healthy to protect, the (shortened) bake was enough. */
+  | 'repair'
+  /** The step asked for no evidence (minRequests 0): its bake alone. */
+  | 'time';
+
+/** One canary step from start to end: for `keyless report`'s per-step table. */
+export interface CanaryStepRecord extends StepEvidence {
+  startedAt: string;
+  endedAt?: string;
+  advancedBy?: StepAdvance;
+  /** Who promoted, when advancedBy is promote. */
+  by?: string;
+  /** When the step began waiting for an operator (maxBake passed without the evidence). */
+  evidenceWaitSince?: string;
 }
 
 /** An approve or reject the migration took in but would not act on: the attempt stays on record. */
@@ -104,10 +142,61 @@ export interface CanaryAnalysis {
    * step gave it too few requests (the 100 % step gives it none); none (0 %) when the key is
    * already rejected or never had enough traffic. Absent in analyses recorded before it existed.
    */
-  baseline?: { source: 'key-this-step' | 'key-whole-canary' | 'none'; errorRate: number; requests: number };
+  baseline?: { source: 'key-this-step' | 'key-whole-canary' | 'key-before-canary' | 'none'; errorRate: number; requests: number };
   /** How far the delta may go before a breach: maxErrorRateDelta plus three standard errors of the difference. */
   allowedDelta?: number;
   verdict: 'healthy' | 'breach' | 'too-few-requests';
+  /** Where the analysis ran: a step's bake, its wait for evidence, or a gate watched after the canary. Absent before it existed. */
+  phase?: AnalysisPhase;
+  /** What breached (verdict breach): a broken identity, server errors, quota, or latency. */
+  breach?: BreachKind;
+  /** Responses by class on each side; 429 apart from 5xx. */
+  classes?: { key: ResponseClasses; vertex: ResponseClasses };
+  /** 429s on Vertex against the key's, judged like the error rate. */
+  quota?: { vertexRate: number; baselineRate: number; allowedDelta: number };
+  latency?: LatencyJudgement;
+  /** The Vertex requests this step must judge before it advances. */
+  minRequests?: number;
+  /** Events in the workflow's history when the analysis was recorded (after continue-as-new, of the new run). */
+  historyLength?: number;
+}
+
+export type AnalysisPhase = 'bake' | 'evidence-wait' | 'approve-finalize' | 'shared-key-wait';
+
+export type BreachKind = 'identity' | 'error-rate' | 'quota' | 'latency';
+
+/** Response counts of one side by class. Error rate is server + notFound; quota and identity are judged apart. */
+export interface ResponseClasses {
+  ok: number;
+  /** 401 and 403: the credential is refused. On Vertex, a broken identity: rolled back at once. */
+  identity: number;
+  /** 429. */
+  quota: number;
+  /** 5xx. */
+  server: number;
+  /** 404: a model not served. */
+  notFound: number;
+  /** Other 4xx (the caller's own doing; fail the same on either path). */
+  other: number;
+}
+
+/** Vertex's latency distribution against the baseline's, judged by a rank test. */
+export interface LatencyJudgement {
+  vertex: LatencySummary;
+  baseline: LatencySummary & { source: NonNullable<CanaryAnalysis['baseline']>['source'] | 'key-before-canary' };
+  /** Hodges–Lehmann estimate of how many times slower Vertex is (median of the pairwise ratios); null without both sides. */
+  ratio: number | null;
+  maxRatio: number;
+  /** Mann–Whitney z of Vertex's latencies against maxRatio times the baseline's; above 3 is a breach. */
+  z: number | null;
+  verdict: 'healthy' | 'breach' | 'too-few-requests';
+}
+
+export interface LatencySummary {
+  count: number;
+  /** Medians and 95th percentiles read from the buckets (their upper bounds). */
+  p50Ms: number | null;
+  p95Ms: number | null;
 }
 
 /** The answer of the `status` query. */
@@ -126,6 +215,8 @@ export interface MigrationStatus {
   paused: boolean;
   canary?: { step: number; of: number; percent: number };
   lastAnalysis?: CanaryAnalysis;
+  /** Each canary step so far: its evidence and why it moved on. Absent from older workers. */
+  canarySteps?: CanaryStepRecord[];
   /** What the key saw during the soak: who still uses it when the migration is held. */
   soak?: SoakTraffic;
   vertexPercent: number;
@@ -159,6 +250,10 @@ export interface MigrationResult {
   /** The dual-run report, when the migration got that far. */
   dualRun?: DualRunReport;
   canary: CanaryAnalysis[];
+  /** Each canary step: its evidence and why it moved on. Absent from older workers. */
+  canarySteps?: CanaryStepRecord[];
+  /** Analyses left out of `canary` to keep a long wait's record bounded (the first and latest of each step are kept). */
+  canaryAnalysesOmitted?: number;
   soak?: SoakTraffic;
   refusals?: ApprovalRefusals;
   rollback?: RollbackRecord;

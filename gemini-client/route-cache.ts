@@ -3,16 +3,11 @@
 // failed read keeps the last route seen, and with none the pipeline stays on its key.
 
 import type { Storage } from '@google-cloud/storage';
-import { RouteSchema, routeLocation, type Route } from '../contracts/route';
+import { RouteSchema, routeLocation } from '../contracts/route';
 import { fileRouteStore, gcsRouteStore } from '../route-store';
+import { RouteCache as RouteCacheCore, type RouteCacheOptions, type RouteSource } from './route-cache-core';
 
-/** Where a pipeline's route document comes from. */
-export interface RouteSource {
-  /** For messages: the document's location. */
-  readonly location: string;
-  /** The route, or undefined when none was published yet; throws when the store cannot be read. */
-  read(): Promise<Route | undefined>;
-}
+export type { RouteCacheOptions, RouteSource, RouteView } from './route-cache-core';
 
 /** A route source over a store URL (`file://dir` or `gs://bucket/prefix`), using keyless's own readers. */
 export function routeSourceFromStore(store: string, pipeline: string, storage: () => Storage): RouteSource {
@@ -25,66 +20,9 @@ export function routeSourceFromStore(store: string, pipeline: string, storage: (
   throw new TypeError(`route store must be file://<dir> or gs://<bucket>[/<prefix>], not ${store}`);
 }
 
-/** The route a decision uses, and how fresh it is. */
-export interface RouteView {
-  /** Undefined: no route seen yet, so the key is used. */
-  route: Route | undefined;
-  /** The last read failed; `route` is the last one seen (or none). */
-  stale: boolean;
-  /** Why the last read failed, when it did. */
-  error?: string;
-}
-
-export interface RouteCacheOptions {
-  pipeline: string;
-  source: RouteSource;
-  ttlMs: number;
-  /** A read slower than this counts as failed, so a hung store cannot stall a run. */
-  readTimeoutMs: number;
-  now?: () => number;
-}
-
-/** The cached route; `current()` never rejects. */
-export class RouteCache {
-  private view: RouteView = { route: undefined, stale: false };
-  private expiresAt = Number.NEGATIVE_INFINITY;
-  private refreshing: Promise<RouteView> | undefined;
-  private readonly now: () => number;
-
-  constructor(private readonly options: RouteCacheOptions) {
-    this.now = options.now ?? Date.now;
+/** The client's route cache: route-cache-core.ts's rules, every route held to the route schema. */
+export class RouteCache extends RouteCacheCore {
+  constructor(options: RouteCacheOptions) {
+    super({ check: (route) => RouteSchema.parse(route), ...options });
   }
-
-  /** The route to decide with: the cached one within the TTL, else a fresh read (shared by concurrent callers). */
-  current(): RouteView | Promise<RouteView> {
-    // The hot path stays synchronous: a pipeline pays for a read once per TTL, not per call.
-    if (this.now() < this.expiresAt) return this.view;
-    return (this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined)));
-  }
-
-  private async refresh(): Promise<RouteView> {
-    try {
-      const route = await withTimeout(this.options.source.read(), this.options.readTimeoutMs, this.options.source.location);
-      if (route && route.pipeline !== this.options.pipeline) {
-        throw new Error(`${this.options.source.location} holds the route of ${route.pipeline}, not ${this.options.pipeline}`);
-      }
-      const checked = route ? RouteSchema.parse(route) : undefined;
-      // A lower generation is an older publication read from a lagging replica: keep the newer one.
-      const keep = this.view.route && checked && checked.generation < this.view.route.generation ? this.view.route : checked;
-      this.view = { route: keep, stale: false };
-    } catch (err) {
-      this.view = { route: this.view.route, stale: true, error: err instanceof Error ? err.message : String(err) };
-    }
-    this.expiresAt = this.now() + this.options.ttlMs;
-    return this.view;
-  }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`reading ${what} took longer than ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

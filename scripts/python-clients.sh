@@ -44,6 +44,15 @@ sys.exit(0 if all(found.get(norm(n)) == v for n, v in (p.split("==") for p in pi
 PY
 }
 
+# Several test files call this at once on a fresh clone: one installs, the others wait and then
+# find the pins in place (without the lock, a second install's rm -rf would pull the tree from
+# under a test already using it).
+if command -v flock >/dev/null 2>&1; then
+  mkdir -p "$(dirname "$TARGET")"
+  exec 9>"$TARGET.lock"
+  flock 9
+fi
+
 if pins_installed; then
   say "already installed in $TARGET"
   exit 0

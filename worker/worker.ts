@@ -7,8 +7,11 @@ import { createActivities, type ActivityDeps } from '../activities';
 import type { TemporalConfig, WorkerTuning } from './config';
 import { installMetricsRuntime } from './metrics';
 
-/** The module holding every workflow, bundled by the worker. */
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/**
+ * The module holding every workflow, bundled by the worker: the TypeScript source in a checkout
+ * (run through tsx), the compiled JavaScript next to this file in the npm package (dist/).
+ */
+export const workflowsPath = fileURLToPath(new URL(`../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 
 export interface KeylessWorkerOptions {
   connection: NativeConnection;

@@ -2,7 +2,7 @@
 // the waits, the record of what was done and the log of how to undo it. The stages in stages/ act;
 // this class remembers. Workflow code: deterministic, no I/O.
 
-import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, log, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, log, patched, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { ErrorType } from '../contracts/errors';
 import {
   ApprovalSchema,
@@ -23,17 +23,24 @@ import {
 } from '../contracts/messages';
 import { KeylessStage } from '../contracts/names';
 import type { WorkloadIdentityProbe } from '../contracts/activities';
-import type { DualRunReport, KeySnapshot, ProbeReport, SoakTraffic, TrafficReport } from '../contracts/reports';
-import { pipelineAccount, type PipelineSpec } from '../contracts/spec';
+import type { CredentialTraffic, DualRunReport, KeySnapshot, ProbeReport, SoakTraffic, TrafficReport } from '../contracts/reports';
+import { durationMs, pipelineAccount, type PipelineSpec } from '../contracts/spec';
 import type { ApprovalStage, Stage } from '../contracts/stages';
-import type { ApprovalRefusals, CanaryAnalysis, Decision, LeftAsFound, MigrationResult, MigrationStatus, Mutation, RollbackRecord } from '../contracts/status';
+import type { ApprovalRefusals, CanaryAnalysis, CanaryStepRecord, Decision, LeftAsFound, MigrationResult, MigrationStatus, Mutation, RollbackRecord, StepEvidence } from '../contracts/status';
 import type { Undo, UndoResult } from '../contracts/undo';
-import { describeWait, waitsForApproval, type Wait } from '../contracts/waits';
+import { EVIDENCE_WAIT_STAGES, describeWait, waitsForApproval, type Wait } from '../contracts/waits';
 import { countApproval, countMutation, countStage } from './metrics';
-import { describeNext } from './phase';
+import { EVIDENCE_STAGE_ATTRIBUTE } from './patches';
+import { describeNext, type PhaseInput } from './phase';
 
 /** Refused approvals kept in state: enough to see who tried, bounded so a flood cannot grow it. */
 const KEPT_REFUSALS = 20;
+/**
+ * Analyses kept in state: a wait for evidence or a watched gate analyses every interval for days,
+ * and the record rides along every continue-as-new and ends in the result (Temporal caps payloads
+ * at 2 MB). The first and the latest of each step and phase, and every breach, are always kept.
+ */
+const KEPT_ANALYSES = 200;
 
 /** Thrown inside the main flow when an operator or a failed stage asks for a rollback. */
 export class RollbackRequested extends Error {
@@ -60,6 +67,11 @@ export interface MigrationMemory {
   /** Absent in the memory of runs from before the undo log (rollback-legacy.ts rebuilds it). */
   undos?: Undo[];
   warnings?: string[];
+  /** Absent in the memory of runs from before the evidence patch. */
+  canarySteps?: CanaryStepRecord[];
+  analysesOmitted?: number;
+  /** A promote not yet acted on when the run continued as new. */
+  promoteRequested?: boolean;
 }
 
 /** What the stages learned about the outside world, kept for later stages and for rollback. */
@@ -88,6 +100,14 @@ export interface MigrationFacts {
   trafficAnchor?: string;
   /** The traffic reading when the current canary step began. */
   stepBaseline?: TrafficReport;
+  /** The key's traffic over the week before the canary: a baseline when the canary leaves the key none. */
+  keyBeforeCanary?: CredentialTraffic;
+  /** The soak's current window: the reading it counts from, since when, and when its quiet time is up. */
+  soakWindow?: { baseline: TrafficReport; since: string; quietUntil: string };
+  /** The window a watched gate judges: the reading it counts from (a new one after each healthy verdict). */
+  watchBaseline?: TrafficReport;
+  /** When each approval's wait began, so its deadline survives continue-as-new. */
+  approvalSince?: Partial<Record<ApprovalStage, string>>;
   /** Compensations rollback skipped because someone else changed the resource since keyless did. */
   leftAsFound?: LeftAsFound[];
   /** The project's number (federated principals name it). */
@@ -118,6 +138,8 @@ export class Migration {
   readonly approvals: Map<ApprovalStage, ApprovalReceipt>;
   readonly facts: MigrationFacts;
   readonly analyses: CanaryAnalysis[];
+  readonly canarySteps: CanaryStepRecord[];
+  analysesOmitted: number;
   readonly refusals: ApprovalRefusals;
   /** How to undo what was done, oldest first; rollback walks it newest first. */
   readonly undos: Undo[];
@@ -143,6 +165,9 @@ export class Migration {
     this.routeGeneration = memory?.routeGeneration ?? 0;
     this.vertexPercent = memory?.vertexPercent ?? 0;
     this.analyses = memory?.analyses ?? [];
+    this.canarySteps = memory?.canarySteps ?? [];
+    this.analysesOmitted = memory?.analysesOmitted ?? 0;
+    this.promoteRequested = memory?.promoteRequested ?? false;
     this.refusals = memory?.refusals ?? { total: 0, recent: [] };
     this.rollbackRecord = memory?.rollback;
     this.undos = memory?.undos ?? (memory && legacyUndos ? legacyUndos(memory) : []);
@@ -166,6 +191,9 @@ export class Migration {
       refusals: this.refusals,
       undos: this.undos,
       warnings: this.warnings,
+      ...(this.canarySteps.length ? { canarySteps: this.canarySteps } : {}),
+      ...(this.analysesOmitted ? { analysesOmitted: this.analysesOmitted } : {}),
+      ...(this.promoteRequested ? { promoteRequested: true } : {}),
     };
   }
 
@@ -278,6 +306,7 @@ export class Migration {
       paused: this.paused,
       canary: this.canaryPosition(),
       lastAnalysis: this.analyses.at(-1),
+      ...(this.canarySteps.length ? { canarySteps: this.canarySteps } : {}),
       soak: this.facts.soak,
       vertexPercent: this.vertexPercent,
       mutations: this.mutations,
@@ -291,6 +320,9 @@ export class Migration {
     };
   }
 
+  /** What the canary step in progress has judged and asks for; set by the canary's evidence loop. */
+  stepEvidence?: PhaseInput['evidence'];
+
   next(): string {
     return describeNext({
       stage: this.stage,
@@ -299,6 +331,7 @@ export class Migration {
       repair: this.repair,
       canary: this.canaryPosition(),
       bakeEndsAt: this.bakeEndsAt,
+      ...(this.stepEvidence && this.stage === 'canary' ? { evidence: this.stepEvidence } : {}),
       rollbackReason: this.rollbackRecord?.reason,
       leftAsFound: this.facts.leftAsFound?.map((x) => x.target),
       runtimeUnproven: this.facts.runtimeProbe?.verified === 'configuration',
@@ -330,9 +363,40 @@ export class Migration {
     this.publishDetails();
   }
 
-  /** The KeylessStage search attribute for the current stage and wait. */
+  /** The KeylessStage search attribute for the current stage and wait: a wait for evidence is told apart, so a fleet can find them. */
   private stageAttribute(): string {
+    const kind = this.wait?.kind;
+    if ((kind === 'canary-evidence' || kind === 'pipeline-run') && patched(EVIDENCE_STAGE_ATTRIBUTE)) return EVIDENCE_WAIT_STAGES[kind];
     return this.stage;
+  }
+
+  /** Adds an analysis to the record, dropping old routine ones past KEPT_ANALYSES. */
+  recordAnalysis(analysis: CanaryAnalysis): void {
+    this.analyses.push(analysis);
+    if (this.analyses.length <= KEPT_ANALYSES) return;
+    const group = (a: CanaryAnalysis) => `${a.step} ${a.phase ?? 'bake'}`;
+    const first = new Map<string, number>();
+    const last = new Map<string, number>();
+    this.analyses.forEach((a, i) => {
+      if (!first.has(group(a))) first.set(group(a), i);
+      last.set(group(a), i);
+    });
+    const drop = this.analyses.findIndex((a, i) => a.verdict !== 'breach' && first.get(group(a)) !== i && last.get(group(a)) !== i);
+    if (drop < 0) return;
+    this.analyses.splice(drop, 1);
+    this.analysesOmitted += 1;
+  }
+
+  /**
+   * Takes in the operator's promote: clears the request and returns the promote decision, with the
+   * evidence it accepted attached. The one place a promote is accepted, so that a promote that
+   * must prove its sender (a verified update) changes this method and its caller only.
+   */
+  acceptPromote(accepted?: StepEvidence): Decision | undefined {
+    this.promoteRequested = false;
+    const decision = [...this.decisions].reverse().find((d) => d.action === 'promote');
+    if (decision && accepted) decision.accepted = accepted;
+    return decision;
   }
 
   publishDetails(): void {
@@ -344,16 +408,34 @@ export class Migration {
     if (this.rollbackRecord) throw new RollbackRequested(this.rollbackRecord);
   }
 
-  /** Waits for an operator's decision on a stage, honouring the spec's deadline. */
-  async awaitApproval(stage: ApprovalStage): Promise<ApprovalReceipt> {
+  /**
+   * Waits for an operator's decision on a stage, honouring the spec's deadline. With `watch`, the
+   * wait looks at the migration every interval (a breach rolls back before anyone approves) and
+   * continues as new when its history grows, keeping its deadline.
+   */
+  async awaitApproval(stage: ApprovalStage, watch?: { intervalMs: number; look: () => Promise<void> }): Promise<ApprovalReceipt> {
     this.setWait({ kind: 'approval', stage });
     const { deadline, onDeadline } = this.spec.approvals;
     const decided = () => this.approvals.has(stage) || this.rollbackRecord !== undefined;
-    const inTime = await condition(decided, deadline);
-    if (!inTime && onDeadline === 'rollback') {
-      this.requestRollback({ reason: `no decision on ${stage} within ${deadline}`, failureType: ErrorType.ApprovalDeadline, at: nowIso() });
-    } else if (!inTime) {
-      await condition(decided);
+    const missed = () => this.requestRollback({ reason: `no decision on ${stage} within ${deadline}`, failureType: ErrorType.ApprovalDeadline, at: nowIso() });
+    if (watch) {
+      const since = ((this.facts.approvalSince ??= {})[stage] ??= nowIso());
+      const deadlineAt = Date.parse(since) + durationMs(deadline);
+      while (!decided()) {
+        const left = deadlineAt - Date.now();
+        if (left <= 0 && onDeadline === 'rollback') {
+          missed();
+          break;
+        }
+        await condition(decided, left > 0 ? Math.min(watch.intervalMs, left) : watch.intervalMs);
+        if (decided()) break;
+        await watch.look();
+        if (!decided()) await this.continueAsNewIfHistoryIsLong();
+      }
+    } else {
+      const inTime = await condition(decided, deadline);
+      if (!inTime && onDeadline === 'rollback') missed();
+      else if (!inTime) await condition(decided);
     }
     this.setWait(undefined);
     this.checkpoint();
@@ -408,6 +490,11 @@ export class Migration {
     return this.approvals.get('cutover')?.by;
   }
 
+  /** Events in this run's history so far, recorded with each analysis: what one analysis costs. */
+  historyLength(): number {
+    return workflowInfo().historyLength;
+  }
+
   /** Long bakes, soaks and waits: start a fresh history, carrying the state, before this one grows too long. */
   async continueAsNewIfHistoryIsLong(): Promise<void> {
     if (!workflowInfo().continueAsNewSuggested) return;
@@ -426,6 +513,8 @@ export class Migration {
       decisions: this.decisions,
       dualRun: this.facts.dualRun,
       canary: this.analyses,
+      ...(this.canarySteps.length ? { canarySteps: this.canarySteps } : {}),
+      ...(this.analysesOmitted ? { canaryAnalysesOmitted: this.analysesOmitted } : {}),
       soak: this.facts.soak,
       refusals: this.refusals.total > 0 ? this.refusals : undefined,
       rollback: this.rollbackRecord,

@@ -1,6 +1,7 @@
 // The one-line explanation of where a migration stands, as one pure function of its state:
 // the `status` query, the Temporal UI's current details and the CLI all show this text.
 
+import { formatDuration } from '../contracts/duration';
 import type { Stage } from '../contracts/stages';
 import { describeWait, type Wait } from '../contracts/waits';
 
@@ -13,6 +14,8 @@ export interface PhaseInput {
   wait?: Wait;
   canary?: { step: number; of: number; percent: number };
   bakeEndsAt?: string;
+  /** What the step has judged and asks for; once its bake is done, until when it may wait for the rest. */
+  evidence?: { vertexRequests: number; minRequests: number; bakeDone: boolean; bakedMs: number; waitsUntil?: string };
   rollbackReason?: string;
   /** Resources rollback left as someone else changed them: the operator has to look at them. */
   leftAsFound?: string[];
@@ -39,7 +42,12 @@ function describe(state: PhaseInput): string {
       if (!c) return 'starting the canary';
       const where = `canary step ${c.step}/${c.of} at ${c.percent}% on Vertex`;
       if (state.paused) return `${where}: paused, send resume to restart the bake clock`;
-      return state.bakeEndsAt ? `${where}: baking until ${state.bakeEndsAt}` : where;
+      const e = state.evidence;
+      if (e?.bakeDone) {
+        return `${where}: baked ${formatDuration(e.bakedMs)}, ${e.vertexRequests} of ${e.minRequests} Vertex requests judged; baking on for evidence until ${e.waitsUntil ?? 'it is there'}`;
+      }
+      const seen = e && e.minRequests > 0 ? ` (${e.vertexRequests} of ${e.minRequests} Vertex requests judged so far)` : '';
+      return state.bakeEndsAt ? `${where}: baking until ${state.bakeEndsAt}${seen}` : `${where}${seen}`;
     }
     case 'rolling-back':
       return `rolling back: ${state.rollbackReason ?? 'requested'}`;

@@ -3,7 +3,7 @@
 // now minus the count when the step began, both over [anchor, now]: requests made before the
 // step fall into both readings and cancel out, whatever the bucket size or ingestion delay.
 
-import type { CredentialTraffic, SoakTraffic, TrafficReport } from '../contracts/reports';
+import type { CredentialTraffic, LatencyHistogram, SoakTraffic, TrafficReport } from '../contracts/reports';
 
 /** One credential's requests, errors and per-method counts within a period. */
 export type SideTraffic = CredentialTraffic;
@@ -26,7 +26,18 @@ function subtract(before: SideTraffic | undefined, after: SideTraffic): SideTraf
     .map((m) => ({ ...m, requests: m.requests - (earlier.get(`${m.method} ${m.responseCode}`) ?? 0) }))
     .filter((m) => m.requests > 0)
     .sort((a, b) => b.requests - a.requests);
-  return { requests, errors, errorRate: requests === 0 ? 0 : errors / requests, byMethod };
+  const latency = after.latency ? subtractLatency(before?.latency, after.latency) : undefined;
+  return { requests, errors, errorRate: requests === 0 ? 0 : errors / requests, byMethod, ...(latency ? { latency } : {}) };
+}
+
+/** The latencies that arrived between two readings, bucket by bucket (the buckets are the same in both). */
+function subtractLatency(before: LatencyHistogram | undefined, after: LatencyHistogram): LatencyHistogram {
+  const earlier = new Map((before?.buckets ?? []).map((b) => [b.lowerMs, b.count]));
+  const buckets = after.buckets.map((b) => ({ ...b, count: Math.max(0, b.count - (earlier.get(b.lowerMs) ?? 0)) })).filter((b) => b.count > 0);
+  const count = buckets.reduce((s, b) => s + b.count, 0);
+  const beforeCount = before?.count ?? 0;
+  const meanMs = count === 0 ? 0 : Math.max(0, (after.meanMs * after.count - (before?.meanMs ?? 0) * beforeCount) / Math.max(1, after.count - beforeCount));
+  return { count, meanMs, buckets };
 }
 
 /** The key's soak record plus one more period's requests, per method and response code. */

@@ -1,10 +1,11 @@
 // `keyless demo`: the product on the embedded default, with nothing configured. It starts the dev
 // stack (Temporal dev server, the emulator with the demo estate, a worker), the sample headless
-// pipelines, prints the key audit, migrates the three sample pipelines, shows their progress and
+// pipelines, prints the key audit, migrates the four sample pipelines, shows their progress and
 // ends with a summary: one completes, one rolls back at the probe, one is held at soak because a
-// legacy job still uses its key. nightly-summarizer runs as a simulated GitHub Actions job: its own
-// process on a runner the emulator issues tokens for, calling Vertex through Workload Identity
-// Federation with the configuration `keyless credentials` wrote, never with keyless's identity.
+// legacy job still uses its key, and a Python job run through `keyless exec` completes too.
+// nightly-summarizer runs as a simulated GitHub Actions job: its own process on a runner the
+// emulator issues tokens for, calling Vertex through Workload Identity Federation with the
+// configuration `keyless credentials` wrote, never with keyless's identity.
 
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,8 +14,9 @@ import { migrationWorkflowId } from '../../contracts/names';
 import { durationMs, type PipelineSpec } from '../../contracts/spec';
 import type { MigrationResult, MigrationStatus } from '../../contracts/status';
 import type { RunningEmulator } from '../../emulator';
-import { startSamplePipelines, type RunningSamplePipelines } from '../../examples/pipelines';
+import { ensureJobPython, runExecSample, startSamplePipelines, type RunningSamplePipelines, type SampleReport } from '../../examples/pipelines';
 import { createGoogleClients, endpointConfigFromEnv, type GoogleClients } from '../../google/clients';
+import { temporalToolsDir } from '../../worker/temporal-binaries';
 import { portFlag, type CliIo, type Command } from '../command';
 import { ExitCode } from '../errors';
 import { sendDecision } from '../migrations';
@@ -58,7 +60,9 @@ function liveTable(): (table: string) => void {
   };
 }
 
-export const DEMO_SPECS = ['nightly-summarizer', 'ticket-triage', 'report-digest'].map((name) => fileURLToPath(new URL(`../../examples/specs/${name}.yaml`, import.meta.url)));
+export const DEMO_SPECS = ['nightly-summarizer', 'ticket-triage', 'report-digest', 'feedback-tagger'].map((name) => fileURLToPath(new URL(`../../examples/specs/${name}.yaml`, import.meta.url)));
+/** The sample job that runs through `keyless exec` rather than the TypeScript client. */
+const EXEC_PIPELINE = 'feedback-tagger';
 
 /** The demo pipeline whose job runs on (simulated) GitHub Actions, federated. */
 export const DEMO_GITHUB_JOB = 'nightly-summarizer';
@@ -83,12 +87,21 @@ export interface DemoOutcome {
 }
 
 export async function runDemo(options: DemoOptions): Promise<DemoOutcome[]> {
-  const specs = await Promise.all(DEMO_SPECS.map((path) => loadSpec(path)));
+  let specs = await Promise.all(DEMO_SPECS.map((path) => loadSpec(path)));
+  // Before the stack starts: a first run may install the Python job's google-genai.
+  const jobPython = await ensureJobPython(pythonCandidates(), join(temporalToolsDir(), 'demo-python'), options.print).catch((err: unknown) => {
+    options.print(`The Python sample job (${EXEC_PIPELINE}) is left out: ${(err as Error).message}. It needs python3 with pip.`);
+    return undefined;
+  });
+  if (!jobPython) specs = specs.filter((s) => s.pipeline !== EXEC_PIPELINE);
   const stack = await startDevStack(options);
   const stop = stopRequested();
+  const clients = options.google?.() ?? createGoogleClients(endpointConfigFromEnv(process.env));
   let samples: RunningSamplePipelines | undefined;
+  const execStop = new AbortController();
+  void stop.then(() => execStop.abort());
+  const execSample = jobPython ? startExecSample(stack, jobPython, clients, execStop.signal) : Promise.resolve(undefined);
   try {
-    const clients = options.google?.() ?? createGoogleClients(endpointConfigFromEnv(process.env));
     const githubJob = stack.emulator ? await simulatedGithubJob(stack.emulator, clients, DEMO_SPECS[0]!, resolve(options.stateDir ?? '.keyless')) : undefined;
     // A short route TTL so the jobs follow each canary step well within the demo's 5-second bakes.
     samples = startSamplePipelines({
@@ -120,6 +133,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome[]> {
     }
     return settled ?? [];
   } finally {
+    execStop.abort();
+    const report = await execSample;
+    if (report) options.print(`${EXEC_PIPELINE} (python3 under keyless exec): ${report.runs} runs, ${report.byAuth.vertex} on Vertex, ${report.byAuth['api-key']} on the key, ${report.failedRuns} failed`);
     await samples?.stop();
     await stack.stop();
   }
@@ -186,6 +202,43 @@ async function simulatedGithubJob(emulator: RunningEmulator, clients: GoogleClie
       GEMINI_API_KEY: key.keyString ?? '',
     },
   };
+}
+
+/** Where a checkout already has the pinned google-genai (the test setup's .tools/python). */
+function pythonCandidates(): string[] {
+  return [join(temporalToolsDir(), 'python')];
+}
+
+/** How this process's own CLI is started again: compiled, or its TypeScript source through tsx in a checkout. */
+function keylessCommand(): string[] {
+  const main = fileURLToPath(new URL(`../main.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
+  if (main.endsWith('.js')) return [process.execPath, main];
+  return [process.execPath, '--import', fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url)), main];
+}
+
+/**
+ * Runs feedback_tagger.py once a second through `keyless exec`, in a runner's environment: its key
+ * in GEMINI_API_KEY (read once, as from a CI secret), ADC of the account its runtime is attached to
+ * (in the embedded default, that account's metadata server), the route cache under .keyless/.
+ */
+async function startExecSample(stack: { emulator?: { envFor(email: string): Promise<Record<string, string>> } }, pythonPath: string, clients: GoogleClients, signal: AbortSignal): Promise<SampleReport | undefined> {
+  try {
+    const [key] = await clients.apiKeys.getKeyString({ name: `projects/demo-project/locations/global/keys/${EXEC_PIPELINE}` });
+    const runtime = stack.emulator ? await stack.emulator.envFor(`${EXEC_PIPELINE}@demo-project.iam.gserviceaccount.com`) : {};
+    const env: Record<string, string> = {};
+    for (const [name, value] of Object.entries(process.env)) if (value !== undefined && name !== 'METADATA_SERVER_DETECTION') env[name] = value;
+    Object.assign(env, runtime, {
+      ...(runtime.GCE_METADATA_HOST ? { GCE_METADATA_IP: runtime.GCE_METADATA_HOST } : {}),
+      GEMINI_API_KEY: key.keyString ?? '',
+      PYTHONPATH: pythonPath,
+      PYTHONDONTWRITEBYTECODE: '1',
+      KEYLESS_CACHE_DIR: resolve('.keyless', 'cache'),
+    });
+    return await runExecSample({ pipeline: EXEC_PIPELINE, project: 'demo-project', routesStore: 'file://.keyless/routes', keyless: keylessCommand(), env, stopSignal: signal, intervalMs: 1_000, maxRuns: 1_000, routeTtlMs: 1_000 });
+  } catch (err) {
+    process.stderr.write(`sample ${EXEC_PIPELINE} did not start: ${(err as Error).message.split('\n')[0]}\n`);
+    return undefined;
+  }
 }
 
 async function startOrResume(client: Client, taskQueue: string, spec: PipelineSpec, uiUrl: string, print: (line: string) => void): Promise<void> {

@@ -1,6 +1,7 @@
 // `keyless list`: migrations from Temporal visibility, optionally at one stage or still running.
 
 import { OFF_PATH_STAGES, STAGES } from '../../contracts/stages';
+import { EVIDENCE_WAIT_STAGES } from '../../contracts/waits';
 import { stringFlag, type Command } from '../command';
 import { ExitCode, UserError } from '../errors';
 import { listMigrations } from '../migrations';
@@ -13,7 +14,7 @@ export const list: Command = {
   positionals: [0, 0],
   async run(args, io) {
     const stage = stringFlag(args, 'stage');
-    const stages: readonly string[] = [...STAGES, ...OFF_PATH_STAGES];
+    const stages: readonly string[] = [...STAGES, ...OFF_PATH_STAGES, ...Object.values(EVIDENCE_WAIT_STAGES)];
     if (stage && !stages.includes(stage)) throw new UserError(`--stage must be one of: ${stages.join(', ')}`, ExitCode.Usage);
     const listings = await io.withTemporal(({ client }) => listMigrations(client, { stage, running: Boolean(args.values.running) }));
     if (args.values.json) io.json(listings);

@@ -12,6 +12,7 @@ import { googleErrorInfo } from '../../google/errors';
 import { TOKEN_CREATOR_ROLE, VERTEX_ROLE, holdsPlainBinding, projectPolicy, serviceAccountPolicy } from '../../google/iam-policy';
 import { inspectKey, type KeyInspection } from '../../google/keys/inventory';
 import { resolveRuntimeAccount } from '../../google/runtime-account';
+import { readPipelineVolume } from '../../google/monitoring';
 import { getServiceAccount, whoAmI } from '../../google/service-accounts';
 import { holdsWorkloadIdentityUser, projectNumber } from '../../google/workload-identity';
 import { builtInRouteStores, readRouteFrom } from '../../route-store';
@@ -64,6 +65,10 @@ export async function readPlanFacts(clients: GoogleClients, spec: PipelineSpec, 
   // A store the planner cannot read is not a reason to refuse a plan.
   const current = await readRouteFrom(builtInRouteStores(() => clients.storage), spec.route.store, spec.pipeline).catch(() => undefined);
   const federated = isFederated(spec.runtime) ? await readWorkloadIdentity(clients, spec.project, spec.runtime, spec.pipeline, email) : undefined;
+  // Nor is a Monitoring it cannot read: the steps are then listed without estimates.
+  const observedVolume = key.audit.uid
+    ? await readPipelineVolume(clients, { project: spec.project, keyUid: key.audit.uid, ...(account?.uniqueId ? { serviceAccountUniqueId: account.uniqueId } : {}), windowMs: VOLUME_WINDOW_MS }).catch(() => undefined)
+    : undefined;
   return {
     ...federated,
     ...(runtimeAccount ? { runtimeAccount: { email: runtimeAccount.email, computeDefault: runtimeAccount.computeDefault } } : {}),
@@ -72,6 +77,7 @@ export async function readPlanFacts(clients: GoogleClients, spec: PipelineSpec, 
     vertexRoleHeld: holdsPlainBinding(projectIam, VERTEX_ROLE, `serviceAccount:${email}`),
     ...(orchestrator ? { orchestratorEmail: orchestrator, tokenCreatorHeld: holdsPlainBinding(accountIam, TOKEN_CREATOR_ROLE, `serviceAccount:${orchestrator}`) } : {}),
     ...(current ? { currentRoute: { vertexPercent: current.vertexPercent, generation: current.generation } } : {}),
+    ...(observedVolume ? { observedVolume } : {}),
   };
 }
 
@@ -96,6 +102,8 @@ async function readWorkloadIdentity(clients: GoogleClients, project: string, run
     },
   };
 }
+/** How far back the pipeline's volume is read: a week shows a daily job's seven runs. */
+const VOLUME_WINDOW_MS = 7 * 24 * 3_600_000;
 
 /** The key's inspection; a missing key is a spec mistake, said with the field's name. */
 async function inspectForPlan(clients: GoogleClients, spec: PipelineSpec): Promise<KeyInspection> {

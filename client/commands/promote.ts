@@ -1,5 +1,6 @@
-// `keyless promote <pipeline>`: end the current bake, a held soak or the shared-key wait now (recorded).
+// `keyless promote <pipeline>`: accept the current canary step on the evidence it has, or end a
+// held soak, a soak that saw no run, or the shared-key wait now (recorded, with what it accepted).
 
 import { signalCommand } from '../operator-commands';
 
-export const promote = signalCommand('promote', 'End the current bake now and move on');
+export const promote = signalCommand('promote', 'Accept the current canary step on its evidence so far (or end a held or waiting soak) and move on');

@@ -5,7 +5,8 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { statusQuery } from '../../contracts/messages';
 import type { DualRunReport } from '../../contracts/reports';
-import type { CanaryAnalysis, MigrationResult, MigrationStatus } from '../../contracts/status';
+import { formatDuration } from '../../contracts/duration';
+import type { CanaryAnalysis, CanaryStepRecord, MigrationResult, MigrationStatus } from '../../contracts/status';
 import { projectOption, stringFlag, type Command } from '../command';
 import { ExitCode, UserError } from '../errors';
 import { migrationHandle, migrationRef, type MigrationRef } from '../migrations';
@@ -97,15 +98,21 @@ function renderReportMarkdown(source: ReportSource): string {
     lines.push('## Dual-run report', '', isResult(source) ? 'The migration ended before the dual-run.' : 'Shown once the migration finishes (`keyless report` on the result).', '');
   }
 
+  lines.push(...renderCanarySteps(source.canarySteps ?? []));
   const analyses = analysesOf(source);
   lines.push(isResult(source) ? '## Canary analyses' : '## Canary: last analysis', '');
   if (analyses.length === 0) lines.push('No canary analysis yet.', '');
   else {
-    lines.push('| step | percent | at | key requests | key error rate | Vertex requests | Vertex error rate | delta | verdict |', '|---|---|---|---|---|---|---|---|---|');
-    for (const a of analyses) {
-      lines.push(`| ${a.step} | ${a.percent} % | ${a.at} | ${a.key.requests} | ${rate(a.key.errorRate)} | ${a.vertex.requests} | ${rate(a.vertex.errorRate)} | ${(a.delta * 100).toFixed(1)} pt | ${a.verdict === 'breach' ? '**breach**' : a.verdict} |`);
-    }
+    lines.push(
+      '| step | percent | phase | at | baseline | key requests | key error rate | Vertex requests | Vertex error rate | delta | Vertex 429 / 401-403 | latency p50 Vertex / baseline | latency ratio (z) | verdict | history events |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const a of analyses) lines.push(analysisRow(a));
     lines.push('');
+    const omitted = isResult(source) ? (source.canaryAnalysesOmitted ?? 0) : 0;
+    if (omitted > 0) lines.push(`${omitted} routine analyses of long waits are left out (the first and the latest of each step and phase, and every breach, are kept).`, '');
+    const perAnalysis = eventsPerAnalysis(analyses);
+    if (perAnalysis.length > 0) lines.push(`History: ${Math.min(...perAnalysis)}–${Math.max(...perAnalysis)} events per analysis (a timer, a Monitoring read, their workflow tasks).`, '');
   }
 
   if (source.soak) {
@@ -115,6 +122,46 @@ function renderReportMarkdown(source: ReportSource): string {
     }
   }
   return lines.join('\n');
+}
+
+const ADVANCED: Record<NonNullable<CanaryStepRecord['advancedBy']>, string> = {
+  evidence: 'on its evidence',
+  promote: 'promote',
+  repair: 'repair: on its shortened bake (the key was already rejected)',
+  time: 'on its bake alone (minRequests 0)',
+};
+
+/** One row per canary step: what it judged, what it asked for, and why it moved on. */
+function renderCanarySteps(steps: CanaryStepRecord[]): string[] {
+  if (steps.length === 0) return [];
+  const lines = ['## Canary steps', '', '| step | percent | started | ended | baked | Vertex requests judged | asked for | last verdict | advanced |', '|---|---|---|---|---|---|---|---|---|'];
+  for (const s of steps) {
+    let advanced = s.advancedBy ? ADVANCED[s.advancedBy] : s.evidenceWaitSince ? `waiting for evidence or promote since ${s.evidenceWaitSince}` : 'in progress';
+    if (s.advancedBy === 'promote') advanced = `promote by ${s.by ?? 'unknown'}, accepting ${s.vertexRequests} of ${s.minRequests} requests`;
+    lines.push(`| ${s.step} | ${s.percent} % | ${s.startedAt} | ${s.endedAt ?? ''} | ${formatDuration(s.bakedMs)} | ${s.vertexRequests} | ${s.minRequests} | ${s.verdict ?? '-'} | ${cell(advanced)} |`);
+  }
+  lines.push('');
+  return lines;
+}
+
+function analysisRow(a: CanaryAnalysis): string {
+  const verdict = a.verdict === 'breach' ? `**breach${a.breach ? ` (${a.breach})` : ''}**` : a.verdict;
+  const baseline = a.baseline ? `${a.baseline.source} (${a.baseline.requests})` : '-';
+  const classes = a.classes ? `${a.classes.vertex.quota} / ${a.classes.vertex.identity}` : '-';
+  const l = a.latency;
+  const p50 = l ? `${l.vertex.p50Ms ?? '-'} / ${l.baseline.p50Ms ?? '-'} ms` : '-';
+  const ratio = l?.ratio !== null && l?.ratio !== undefined ? `${l.ratio}× (z ${l.z})` : '-';
+  return `| ${a.step} | ${a.percent} % | ${a.phase ?? 'bake'} | ${a.at} | ${baseline} | ${a.key.requests} | ${rate(a.key.errorRate)} | ${a.vertex.requests} | ${rate(a.vertex.errorRate)} | ${(a.delta * 100).toFixed(1)} pt | ${classes} | ${p50} | ${ratio} | ${verdict} | ${a.historyLength ?? '-'} |`;
+}
+
+/** Events between consecutive analyses of the same step and phase in the same run. */
+function eventsPerAnalysis(analyses: CanaryAnalysis[]): number[] {
+  const out: number[] = [];
+  for (let i = 1; i < analyses.length; i++) {
+    const [a, b] = [analyses[i - 1]!, analyses[i]!];
+    if (a.step === b.step && a.phase === b.phase && a.historyLength !== undefined && b.historyLength !== undefined && b.historyLength > a.historyLength) out.push(b.historyLength - a.historyLength);
+  }
+  return out;
 }
 
 function escapeHtml(text: string): string {
@@ -254,6 +301,19 @@ function latencyChart(dualRun: DualRunReport | undefined): string {
   );
 }
 
+/** Median latencies at each canary analysis: Vertex against its baseline (gaps where a side had none). */
+function latencyAnalysisChart(analyses: CanaryAnalysis[]): string {
+  return lineChartSvg(
+    'Canary latency (p50) per analysis',
+    ' ms',
+    analyses.map((a) => `${a.step}:${a.percent}%`),
+    [
+      { name: 'baseline (key)', color: KEY_COLOR, values: analyses.map((a) => a.latency?.baseline.p50Ms ?? null) },
+      { name: 'Vertex (service account)', color: VERTEX_COLOR, values: analyses.map((a) => a.latency?.vertex.p50Ms ?? null) },
+    ],
+  );
+}
+
 /** Error rates at each canary analysis, in percent. */
 function errorRateChart(analyses: CanaryAnalysis[]): string {
   return lineChartSvg(
@@ -295,6 +355,7 @@ function renderReportHtml(source: ReportSource, markdown: string): string {
     '<section class="charts">',
     latencyChart(dualRunOf(source)),
     errorRateChart(analysesOf(source)),
+    latencyAnalysisChart(analysesOf(source)),
     '</section>',
     // The title is already above the charts.
     markdownToHtml(markdown.split('\n').slice(1).join('\n')),

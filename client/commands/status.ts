@@ -37,6 +37,16 @@ export function renderMigrationStatus(status: MigrationStatus): string {
     `next: ${status.next}`,
     `vertex: ${status.vertexPercent}%  mutations: ${status.mutations.length}`,
   ];
+  for (const step of status.canarySteps ?? []) {
+    const how = step.advancedBy ? `advanced: ${step.advancedBy}${step.by ? ` by ${step.by}` : ''}` : step.evidenceWaitSince ? `waiting for evidence since ${step.evidenceWaitSince}` : 'in progress';
+    lines.push(`canary step ${step.step} (${step.percent}%): ${step.vertexRequests} of ${step.minRequests} Vertex requests judged, ${step.verdict ?? 'not judged yet'}; ${how}`);
+  }
+  const last = status.lastAnalysis;
+  if (last) {
+    const classes = last.classes ? `, 429 ${last.classes.vertex.quota}, 401/403 ${last.classes.vertex.identity}` : '';
+    const latency = last.latency?.ratio !== null && last.latency?.ratio !== undefined ? `, latency ${last.latency.ratio}× the baseline's` : '';
+    lines.push(`last analysis (${last.phase ?? 'bake'}, ${last.at}): Vertex ${last.vertex.requests} requests, error rate ${(last.vertex.errorRate * 100).toFixed(1)}%${classes}${latency}: ${last.verdict}${last.breach ? ` (${last.breach})` : ''}`);
+  }
   for (const left of status.leftAsFound ?? []) {
     lines.push(`left as found: ${left.target}${left.changedFields.length ? ` (${left.changedFields.join(', ')} differ from before the migration)` : ''}`);
     lines.push(`  what to do: ${left.advice}`);

@@ -45,6 +45,8 @@ export interface EmuRequest {
   clientIp: string;
   /** Captures of the route's pattern. */
   params: Record<string, string>;
+  /** `performance.now()` when the request arrived: latencies are measured from here, added latency included. */
+  receivedAt?: number;
 }
 
 /** What a handler returns; `body` is sent as JSON unless `raw` is given. */

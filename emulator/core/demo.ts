@@ -4,6 +4,8 @@
 // nightly-summarizer  unrestricted key (block candidate), gemini-2.5-flash in global: migrates cleanly.
 // ticket-triage       restricted key, gemini-2.5-flash-lite in europe-west4, which Vertex does not serve there.
 // report-digest       unrestricted key shared with legacy-exporter, a job nobody migrates.
+// feedback-tagger     restricted key of a Python job run through `keyless exec`; its runtime already
+//                     runs as its own service account (attached, no roles yet), which the migration adopts.
 
 import { demoBuckets, demoModels } from '../model/fixture';
 import { parseFixture, type Fixture, type FixtureInput } from './fixture';
@@ -75,6 +77,14 @@ export function demoFixtureInput(options: DemoOptions = {}): FixtureInput {
         roles: ['roles/viewer'],
         downloadableKey: true,
       },
+      {
+        project: DEMO_PROJECT,
+        accountId: 'feedback-tagger',
+        displayName: 'feedback tagger runtime',
+        description: "The account the feedback-tagger job's runtime is attached to (its ADC).",
+        uniqueId: '104683235001728811003',
+        attachable: true,
+      },
     ],
     keys: [
       {
@@ -98,6 +108,14 @@ export function demoFixtureInput(options: DemoOptions = {}): FixtureInput {
         displayName: 'report digest + legacy exporter',
         annotations: { [PIPELINE_ANNOTATION]: 'report-digest,legacy-exporter' },
         createTime: '2024-11-03T07:02:55Z',
+      },
+      {
+        project: DEMO_PROJECT,
+        keyId: 'feedback-tagger',
+        displayName: 'feedback tagger (Python cron)',
+        annotations: { [PIPELINE_ANNOTATION]: 'feedback-tagger' },
+        restrictions: { apiTargets: [{ service: 'generativelanguage.googleapis.com' }] },
+        createTime: '2025-08-04T06:30:00Z',
       },
       {
         project: DEMO_PROJECT,

@@ -117,6 +117,7 @@ export async function handleRequest(options: ListenerOptions, req: IncomingMessa
   let route: RouteDef | undefined;
   let emuReq: EmuRequest | undefined;
   try {
+    const receivedAt = performance.now();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const rawPath = normalizeRawPath(q >= 0 ? url.slice(0, q) : url);
@@ -140,6 +141,7 @@ export async function handleRequest(options: ListenerOptions, req: IncomingMessa
       rawBody: body === 'too-large' ? Buffer.alloc(0) : body,
       clientIp: typeof overrideIp === 'string' && overrideIp !== '' ? overrideIp : (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
       params: {},
+      receivedAt,
     };
     if (body === 'too-large') {
       response = googleErrorResponse('INVALID_ARGUMENT', `Request payload size exceeds the limit: ${MAX_BODY_BYTES} bytes.`, {});

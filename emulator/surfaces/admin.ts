@@ -1,6 +1,7 @@
 // The emulator's own admin endpoints under /admin/v1 (loopback only, unauthenticated): audit
 // log, faults, the clock, tokens and keys for named accounts, attaching accounts to metadata
-// servers. Not a Google API; tests, the demo and outside tools use it.
+// servers, requests recorded into Cloud Monitoring at a given time. Not a Google API; tests, the
+// demo and outside tools use it.
 
 import { z } from 'zod';
 import type { EmuRequest, EmuResponse, RouteDef } from '../core/contract';
@@ -8,6 +9,7 @@ import type { EmulatorCore } from '../core/core';
 import { GoogleApiError } from '../core/errors';
 import { SURFACES, SurfaceFaultSchema } from '../core/fixture';
 import { serviceAccountKeyFile } from '../core/identity';
+import { recordTraffic } from './monitoring';
 
 /** What the admin endpoints need from the running emulator besides the core. */
 export interface AdminHooks {
@@ -22,6 +24,28 @@ const MintSchema = z.object({
 });
 const ClockSchema = z.union([z.object({ advanceSeconds: z.number() }), z.object({ now: z.iso.datetime({ offset: true }) })]);
 const SurfaceParam = z.enum(SURFACES);
+
+/**
+ * Requests a job made, as Monitoring counts them, without making them: a week of an hourly job's
+ * history, or a slow path's latencies, at any time the test or the operator chooses.
+ */
+const RecordedRequestSchema = z
+  .strictObject({
+    /** When they were served; default the emulator's now. */
+    time: z.iso.datetime({ offset: true }).optional(),
+    /** The key they used: its resource name (project id or number) or its key id. */
+    apiKey: z.string().min(1).optional(),
+    /** The account they ran as (Vertex). */
+    serviceAccount: z.email().optional(),
+    /** Default: the Gemini API for a key, Vertex for an account. */
+    service: z.enum(['gemini', 'vertex']).optional(),
+    location: z.string().min(1).default('global'),
+    responseCode: z.number().int().min(100).max(599).default(200),
+    latencyMs: z.number().nonnegative().max(3_600_000).default(0),
+    count: z.number().int().min(1).max(100_000).default(1),
+  })
+  .refine((r) => (r.apiKey === undefined) !== (r.serviceAccount === undefined), { message: 'name exactly one of apiKey or serviceAccount' });
+const RecordTrafficSchema = z.strictObject({ requests: z.array(RecordedRequestSchema).min(1).max(10_000) });
 
 export function adminRoutes(core: EmulatorCore, hooks: AdminHooks): RouteDef[] {
   const account = (req: EmuRequest) => {
@@ -125,6 +149,33 @@ export function adminRoutes(core: EmulatorCore, hooks: AdminHooks): RouteDef[] {
     ],
     [
       'POST',
+      /^\/admin\/v1\/traffic$/,
+      (req) => {
+        const { requests } = RecordTrafficSchema.parse(req.body ?? {});
+        const ctx = { state: core.state.generative, markDirty: () => core.markDirty() };
+        let recorded = 0;
+        for (const r of requests) {
+          const caller = r.apiKey !== undefined ? keyCaller(core, r.apiKey) : accountCaller(core, r.serviceAccount!);
+          const service = r.service ?? (r.apiKey !== undefined ? 'gemini' : 'vertex');
+          recordTraffic(ctx, {
+            time: r.time ? new Date(r.time) : core.now(),
+            project: caller.project,
+            service: service === 'gemini' ? 'generativelanguage.googleapis.com' : 'aiplatform.googleapis.com',
+            method: service === 'gemini' ? 'google.ai.generativelanguage.v1beta.GenerativeService.GenerateContent' : 'google.cloud.aiplatform.v1.PredictionService.GenerateContent',
+            version: service === 'gemini' ? 'v1beta' : 'v1',
+            location: service === 'gemini' ? 'global' : r.location,
+            credentialId: caller.credentialId,
+            responseCode: r.responseCode,
+            latencyMs: r.latencyMs,
+            count: r.count,
+          });
+          recorded += r.count;
+        }
+        return { body: { recorded } };
+      },
+    ],
+    [
+      'POST',
       /^\/admin\/v1\/flush$/,
       async () => {
         core.markDirty();
@@ -134,4 +185,18 @@ export function adminRoutes(core: EmulatorCore, hooks: AdminHooks): RouteDef[] {
     ],
   ];
   return routes.map(([method, pattern, handler]) => ({ method, pattern, surface: 'admin', handler, mutates: method !== 'GET' }));
+}
+
+/** Monitoring's consumer of a key's requests: `apikey:<uid>` in the key's project. */
+function keyCaller(core: EmulatorCore, nameOrId: string): { project: string; credentialId: string } {
+  const key = Object.values(core.state.keys).find((k) => k.name === nameOrId || k.keyId === nameOrId || nameOrId === `projects/${k.projectId}/locations/global/keys/${k.keyId}`);
+  if (!key) throw new GoogleApiError('NOT_FOUND', `Unknown API key ${nameOrId}`);
+  return { project: key.projectId, credentialId: `apikey:${key.uid}` };
+}
+
+/** Monitoring's consumer of an account's requests: `serviceaccount:<uniqueId>` in its project. */
+function accountCaller(core: EmulatorCore, email: string): { project: string; credentialId: string } {
+  const account = core.liveServiceAccount(email);
+  if (!account) throw new GoogleApiError('NOT_FOUND', `Unknown service account ${email}`);
+  return { project: account.projectId, credentialId: `serviceaccount:${account.uniqueId}` };
 }

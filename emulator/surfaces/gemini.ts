@@ -53,7 +53,8 @@ interface Caller {
 }
 
 async function serveGemini(ctx: GenerativeContext, req: EmuRequest, action: Action): Promise<EmuResponse> {
-  const started = performance.now();
+  // Google measures from arrival: latency the emulator adds before the handler counts too.
+  const started = req.receivedAt ?? performance.now();
   const version = req.params.version!;
   const method = `google.ai.generativelanguage.${version}.${RPC_OF[action]}`;
   const caller: Caller = { project: '', credentialId: '' };

@@ -71,6 +71,9 @@ export interface TrafficBucket {
   labels: TrafficLabels;
   count: number;
   latencyMsSum: number;
+  /** For request_latencies: the sum of squared latencies, and counts per bucket index of LATENCY_BUCKET_OPTIONS (absent in state files from before). */
+  latencyMsSumSquares?: number;
+  latencyBuckets?: Record<string, number>;
 }
 
 /** The `consumed_api` resource labels plus the metric labels of one recorded request. */

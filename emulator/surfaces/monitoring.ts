@@ -1,7 +1,8 @@
 // Cloud Monitoring for the traffic the Gemini and Vertex surfaces serve: every request is counted
-// into per-minute buckets per label set (bounded), and `projects.timeSeries.list` answers
-// `serviceruntime.googleapis.com/api/request_count` on the `consumed_api` resource with Google's
-// filter, interval and aggregation semantics, enough for per-credential volumes and error rates.
+// into per-minute buckets per label set (bounded), with its latency in a distribution, and
+// `projects.timeSeries.list` answers `serviceruntime.googleapis.com/api/request_count` (INT64) and
+// `…/api/request_latencies` (DISTRIBUTION, seconds) on the `consumed_api` resource with Google's
+// filter, interval and aggregation semantics: per-credential volumes, error rates and latencies.
 
 import type { EmuRequest, EmuResponse, RouteDef } from '../core/contract';
 import { GoogleApiError, invalidArgument } from '../core/errors';
@@ -9,6 +10,16 @@ import type { GenerativeContext, GenerativeState, TrafficBucket, TrafficLabels }
 import { bearerPrincipal } from './generative-common';
 
 export const REQUEST_COUNT_METRIC = 'serviceruntime.googleapis.com/api/request_count';
+export const REQUEST_LATENCIES_METRIC = 'serviceruntime.googleapis.com/api/request_latencies';
+const METRIC_TYPES = [REQUEST_COUNT_METRIC, REQUEST_LATENCIES_METRIC] as const;
+type MetricType = (typeof METRIC_TYPES)[number];
+
+/**
+ * The request_latencies buckets, in seconds. Google does not publish the layout serviceruntime
+ * uses; this is an exponential one as its distributions are, fine enough (each bucket √2 wide)
+ * that a latency ratio of 1.5 to 2 shows: 1 ms to about 17 minutes in 40 finite buckets.
+ */
+export const LATENCY_BUCKET_OPTIONS = { exponentialBuckets: { numFiniteBuckets: 40, growthFactor: Math.SQRT2, scale: 0.001 } } as const;
 const RESOURCE_TYPE = 'consumed_api';
 const MINUTE_MS = 60_000;
 /** Buckets older than this are dropped: Monitoring's own retention for this metric is 6 weeks. */
@@ -28,6 +39,8 @@ export interface TrafficSample {
   credentialId: string;
   responseCode: number;
   latencyMs: number;
+  /** Identical requests this sample stands for (default 1). */
+  count?: number;
 }
 
 const RESOURCE_LABELS = ['project_id', 'service', 'method', 'version', 'location', 'credential_id'] as const;
@@ -88,17 +101,31 @@ export function recordTraffic(ctx: Pick<GenerativeContext, 'state' | 'markDirty'
     protocol: 'http',
   };
   const index = indexOf(ctx.state);
-  const bucket = index.byKey.get(bucketKey(minute, labels));
-  if (bucket) {
-    bucket.count++;
-    bucket.latencyMsSum += sample.latencyMs;
-  } else {
-    const created: TrafficBucket = { minute, labels, count: 1, latencyMsSum: sample.latencyMs };
-    ctx.state.traffic.push(created);
-    addToIndex(index, created);
+  const count = sample.count ?? 1;
+  let bucket = index.byKey.get(bucketKey(minute, labels));
+  if (!bucket) {
+    bucket = { minute, labels, count: 0, latencyMsSum: 0, latencyMsSumSquares: 0, latencyBuckets: {} };
+    ctx.state.traffic.push(bucket);
+    addToIndex(index, bucket);
     pruneTraffic(ctx.state, index, minute);
   }
+  // A bucket from a state file written before latencies were kept stays out of request_latencies.
+  const withLatency = bucket.latencyBuckets !== undefined;
+  bucket.count += count;
+  bucket.latencyMsSum += sample.latencyMs * count;
+  if (withLatency) {
+    bucket.latencyMsSumSquares = (bucket.latencyMsSumSquares ?? 0) + sample.latencyMs * sample.latencyMs * count;
+    const i = String(latencyBucketIndex(sample.latencyMs / 1000));
+    bucket.latencyBuckets![i] = (bucket.latencyBuckets![i] ?? 0) + count;
+  }
   ctx.markDirty();
+}
+
+/** The bucket number of a latency in seconds: 0 underflow, 1..N finite, N+1 overflow (Google's numbering). */
+export function latencyBucketIndex(seconds: number): number {
+  const { numFiniteBuckets, growthFactor, scale } = LATENCY_BUCKET_OPTIONS.exponentialBuckets;
+  if (!(seconds >= scale)) return 0;
+  return Math.min(numFiniteBuckets + 1, Math.floor(Math.log(seconds / scale) / Math.log(growthFactor)) + 1);
 }
 
 function pruneTraffic(state: GenerativeState, index: TrafficIndex, newest: number): void {
@@ -378,10 +405,14 @@ function mentionsMetricType(filter: Filter): boolean {
 
 const ALIGNERS: Record<string, string> = {
   '0': 'ALIGN_NONE', '1': 'ALIGN_DELTA', '2': 'ALIGN_RATE', '10': 'ALIGN_MIN', '11': 'ALIGN_MAX', '12': 'ALIGN_MEAN', '13': 'ALIGN_COUNT', '14': 'ALIGN_SUM',
+  '18': 'ALIGN_PERCENTILE_99', '19': 'ALIGN_PERCENTILE_95', '20': 'ALIGN_PERCENTILE_50', '21': 'ALIGN_PERCENTILE_05',
 };
 const REDUCERS: Record<string, string> = {
   '0': 'REDUCE_NONE', '1': 'REDUCE_MEAN', '2': 'REDUCE_MIN', '3': 'REDUCE_MAX', '4': 'REDUCE_SUM', '6': 'REDUCE_COUNT',
 };
+const PERCENTILE_OF: Record<string, number> = { ALIGN_PERCENTILE_99: 0.99, ALIGN_PERCENTILE_95: 0.95, ALIGN_PERCENTILE_50: 0.5, ALIGN_PERCENTILE_05: 0.05 };
+/** What Google accepts on a DELTA DISTRIBUTION metric; the numeric-only aligners and reducers it refuses. */
+const DISTRIBUTION_ALIGNERS = ['ALIGN_NONE', 'ALIGN_DELTA', 'ALIGN_SUM', ...Object.keys(PERCENTILE_OF)];
 
 function enumName(raw: string | null, table: Record<string, string>, field: string, fallback: string): string {
   if (raw === null || raw === '') return fallback;
@@ -404,17 +435,64 @@ function parseDuration(raw: string | null, field: string): number | undefined {
   return Math.round(Number(m[1]) * 1000);
 }
 
+/** A latency distribution being summed: count, sums in milliseconds, counts per bucket number. */
+interface Dist {
+  count: number;
+  sumMs: number;
+  sumSquaresMs: number;
+  buckets: Map<number, number>;
+}
+
+/** A point's value: a count (request_count) or a distribution (request_latencies), until aligned. */
+type Value = number | Dist;
+
 interface Series {
+  metricType: MetricType;
   resource: Record<string, string>;
   metric: Record<string, string>;
-  /** minute → [count, buckets] */
-  buckets: { minute: number; count: number }[];
+  buckets: { minute: number; value: Value }[];
 }
 
 interface OutPoint {
   start: number;
   end: number;
-  value: number;
+  value: Value;
+}
+
+function emptyDist(): Dist {
+  return { count: 0, sumMs: 0, sumSquaresMs: 0, buckets: new Map() };
+}
+
+function addDist(into: Dist, more: Dist): Dist {
+  into.count += more.count;
+  into.sumMs += more.sumMs;
+  into.sumSquaresMs += more.sumSquaresMs;
+  for (const [i, n] of more.buckets) into.buckets.set(i, (into.buckets.get(i) ?? 0) + n);
+  return into;
+}
+
+function distOf(bucket: TrafficBucket): Dist | undefined {
+  if (!bucket.latencyBuckets) return undefined;
+  const buckets = new Map(Object.entries(bucket.latencyBuckets).map(([i, n]) => [Number(i), n] as const));
+  return { count: bucket.count, sumMs: bucket.latencyMsSum, sumSquaresMs: bucket.latencyMsSumSquares ?? 0, buckets };
+}
+
+/** The value at quantile `q` of a distribution in seconds, interpolated linearly within its bucket. */
+function percentileSeconds(dist: Dist, q: number): number {
+  const { numFiniteBuckets, growthFactor, scale } = LATENCY_BUCKET_OPTIONS.exponentialBuckets;
+  if (dist.count === 0) return 0;
+  const rank = q * dist.count;
+  let seen = 0;
+  for (const i of [...dist.buckets.keys()].sort((a, b) => a - b)) {
+    const n = dist.buckets.get(i)!;
+    if (seen + n >= rank) {
+      const lower = i === 0 ? 0 : scale * growthFactor ** (i - 1);
+      const upper = i > numFiniteBuckets ? lower : scale * growthFactor ** i;
+      return lower + ((rank - seen) / n) * (upper - lower);
+    }
+    seen += n;
+  }
+  return scale * growthFactor ** numFiniteBuckets;
 }
 
 function listTimeSeries(ctx: GenerativeContext, req: EmuRequest): EmuResponse {
@@ -463,7 +541,7 @@ function listTimeSeries(ctx: GenerativeContext, req: EmuRequest): EmuResponse {
   const pageSize = Math.min(Math.max(Number(q.get('pageSize') ?? '0') || 100_000, 1), 100_000);
   const offset = decodePageToken(q.get('pageToken'));
 
-  // Raw series: one per full label set, restricted to the project, the filter and the interval.
+  // Raw series: one per metric type and full label set, restricted to the project, the filter and the interval.
   const raw = new Map<string, Series>();
   for (const bucket of candidateBuckets(ctx.state, filter)) {
     if (bucket.labels.project_id !== project.projectId) continue;
@@ -475,22 +553,34 @@ function listTimeSeries(ctx: GenerativeContext, req: EmuRequest): EmuResponse {
     const metric: Record<string, string> = {
       protocol: l.protocol, response_code: l.response_code, response_code_class: l.response_code_class, grpc_status_code: GRPC_CODE_OF_HTTP[Number(l.response_code)] ?? '2',
     };
-    const view: SeriesView = { metricType: REQUEST_COUNT_METRIC, resourceType: RESOURCE_TYPE, project: { id: project.projectId, number: project.projectNumber }, resource, metric };
-    if (!evaluate(filter, view)) continue;
-    const key = [...RESOURCE_LABELS.map((k) => resource[k]), ...METRIC_LABELS.map((k) => metric[k])].join('\u0001');
-    let series = raw.get(key);
-    if (!series) raw.set(key, (series = { resource, metric, buckets: [] }));
-    series.buckets.push({ minute: bucket.minute, count: bucket.count });
+    for (const metricType of METRIC_TYPES) {
+      const value: Value | undefined = metricType === REQUEST_COUNT_METRIC ? bucket.count : distOf(bucket);
+      if (value === undefined) continue;
+      const seriesView: SeriesView = { metricType, resourceType: RESOURCE_TYPE, project: { id: project.projectId, number: project.projectNumber }, resource, metric };
+      if (!evaluate(filter, seriesView)) continue;
+      const key = [metricType, ...RESOURCE_LABELS.map((k) => resource[k]), ...METRIC_LABELS.map((k) => metric[k])].join('\u0001');
+      let series = raw.get(key);
+      if (!series) raw.set(key, (series = { metricType, resource, metric, buckets: [] }));
+      series.buckets.push({ minute: bucket.minute, value });
+    }
   }
   if (raw.size === 0) return { body: {} };
 
-  const doubleValued = aligner === 'ALIGN_RATE' || aligner === 'ALIGN_MEAN' || reducer === 'REDUCE_MEAN';
+  const distribution = [...raw.values()].some((s) => s.metricType === REQUEST_LATENCIES_METRIC);
+  if (distribution && !DISTRIBUTION_ALIGNERS.includes(aligner)) {
+    throw invalidArgument(`Field aggregation.perSeriesAligner had an invalid value of "${aligner}": The aligner cannot be applied to metrics with kind DELTA and value type DISTRIBUTION.`);
+  }
+  const percentile = PERCENTILE_OF[aligner];
+  if (distribution && percentile === undefined && reducer !== 'REDUCE_NONE' && reducer !== 'REDUCE_SUM') {
+    throw invalidArgument(`Field aggregation.crossSeriesReducer had an invalid value of "${reducer}": unsupported in this emulator for value type DISTRIBUTION.`);
+  }
+  const doubleValued = percentile !== undefined || aligner === 'ALIGN_RATE' || aligner === 'ALIGN_MEAN' || reducer === 'REDUCE_MEAN';
   const metricKind = aligner === 'ALIGN_NONE' || aligner === 'ALIGN_DELTA' || aligner === 'ALIGN_SUM' ? 'DELTA' : 'GAUGE';
-  const aligned = [...raw.values()].map((s) => ({ resource: s.resource, metric: s.metric, points: alignSeries(s, aligner, period, end) }));
+  const aligned = [...raw.values()].map((s) => ({ metricType: s.metricType, resource: s.resource, metric: s.metric, points: alignSeries(s, aligner, period, end) }));
 
   let output = aligned;
   if (reducer !== 'REDUCE_NONE') {
-    const groups = new Map<string, { resource: Record<string, string>; metric: Record<string, string>; members: OutPoint[][] }>();
+    const groups = new Map<string, { metricType: MetricType; resource: Record<string, string>; metric: Record<string, string>; members: OutPoint[][] }>();
     for (const s of aligned) {
       const resource: Record<string, string> = {};
       const metric: Record<string, string> = {};
@@ -499,38 +589,56 @@ function listTimeSeries(ctx: GenerativeContext, req: EmuRequest): EmuResponse {
         if (kind === 'resource') resource[label] = s.resource[label] ?? '';
         else metric[label] = s.metric[label] ?? '';
       }
-      const key = JSON.stringify([resource, metric]);
+      const key = JSON.stringify([s.metricType, resource, metric]);
       let group = groups.get(key);
-      if (!group) groups.set(key, (group = { resource, metric, members: [] }));
+      if (!group) groups.set(key, (group = { metricType: s.metricType, resource, metric, members: [] }));
       group.members.push(s.points);
     }
-    output = [...groups.values()].map((g) => ({ resource: g.resource, metric: g.metric, points: reduceSeries(g.members, reducer) }));
+    output = [...groups.values()].map((g) => ({ metricType: g.metricType, resource: g.resource, metric: g.metric, points: reduceSeries(g.members, reducer) }));
   }
   output.sort((a, b) => (seriesSortKey(a) < seriesSortKey(b) ? -1 : 1));
 
   const page = output.slice(offset, offset + pageSize);
-  const timeSeries = page.map((s) => ({
-    metric: { type: REQUEST_COUNT_METRIC, labels: s.metric },
-    resource: { type: RESOURCE_TYPE, labels: s.resource },
-    metricKind,
-    valueType: doubleValued ? 'DOUBLE' : 'INT64',
-    ...(headersOnly
-      ? {}
-      : {
-          points: s.points.map((p) => ({
-            interval: { startTime: new Date(p.start).toISOString(), endTime: new Date(p.end).toISOString() },
-            value: doubleValued ? { doubleValue: p.value } : { int64Value: String(Math.round(p.value)) },
-          })),
-        }),
-    unit: '1',
-  }));
+  const timeSeries = page.map((s) => {
+    const latencies = s.metricType === REQUEST_LATENCIES_METRIC;
+    return {
+      metric: { type: s.metricType, labels: s.metric },
+      resource: { type: RESOURCE_TYPE, labels: s.resource },
+      metricKind,
+      valueType: doubleValued ? 'DOUBLE' : latencies ? 'DISTRIBUTION' : 'INT64',
+      ...(headersOnly
+        ? {}
+        : {
+            points: s.points.map((p) => ({
+              interval: { startTime: new Date(p.start).toISOString(), endTime: new Date(p.end).toISOString() },
+              value: typeof p.value !== 'number' ? { distributionValue: distributionValue(p.value) } : doubleValued ? { doubleValue: p.value } : { int64Value: String(Math.round(p.value)) },
+            })),
+          }),
+      unit: latencies ? 's' : '1',
+    };
+  });
   const body: Record<string, unknown> = { timeSeries };
   if (offset + pageSize < output.length) body.nextPageToken = Buffer.from(String(offset + pageSize)).toString('base64url');
   return { body };
 }
 
-function seriesSortKey(s: { resource: Record<string, string>; metric: Record<string, string> }): string {
-  return JSON.stringify([s.resource, s.metric]);
+/** A distribution as Monitoring's REST API writes one: seconds, int64s as strings, trailing empty buckets left out. */
+function distributionValue(dist: Dist): Record<string, unknown> {
+  const meanMs = dist.count === 0 ? 0 : dist.sumMs / dist.count;
+  const squaredDeviationMs = Math.max(0, dist.sumSquaresMs - dist.count * meanMs * meanMs);
+  const last = Math.max(-1, ...dist.buckets.keys());
+  const bucketCounts = Array.from({ length: last + 1 }, (_, i) => String(dist.buckets.get(i) ?? 0));
+  return {
+    count: String(dist.count),
+    mean: meanMs / 1000,
+    sumOfSquaredDeviation: squaredDeviationMs / 1e6,
+    bucketOptions: LATENCY_BUCKET_OPTIONS,
+    bucketCounts,
+  };
+}
+
+function seriesSortKey(s: { metricType: string; resource: Record<string, string>; metric: Record<string, string> }): string {
+  return JSON.stringify([s.metricType, s.resource, s.metric]);
 }
 
 function decodePageToken(token: string | null): number {
@@ -544,47 +652,48 @@ function decodePageToken(token: string | null): number {
 function alignSeries(series: Series, aligner: string, periodMs: number, end: number): OutPoint[] {
   if (aligner === 'ALIGN_NONE') {
     return series.buckets
-      .map((b) => ({ start: b.minute, end: b.minute + MINUTE_MS, value: b.count }))
+      .map((b) => ({ start: b.minute, end: b.minute + MINUTE_MS, value: b.value }))
       .sort((a, b) => b.start - a.start);
   }
-  const windows = new Map<number, number[]>();
+  const windows = new Map<number, Value[]>();
   for (const b of series.buckets) {
     const k = Math.floor((end - b.minute - 1) / periodMs);
     let values = windows.get(k);
     if (!values) windows.set(k, (values = []));
-    values.push(b.count);
+    values.push(b.value);
   }
   return [...windows.entries()]
     .sort((a, b) => a[0] - b[0])
-    .map(([k, values]) => {
-      const sum = values.reduce((x, y) => x + y, 0);
-      let value: number;
-      switch (aligner) {
-        case 'ALIGN_RATE':
-          value = sum / (periodMs / 1000);
-          break;
-        case 'ALIGN_MEAN':
-          value = sum / values.length;
-          break;
-        case 'ALIGN_COUNT':
-          value = values.length;
-          break;
-        case 'ALIGN_MIN':
-          value = Math.min(...values);
-          break;
-        case 'ALIGN_MAX':
-          value = Math.max(...values);
-          break;
-        default:
-          value = sum;
-      }
-      return { start: end - (k + 1) * periodMs, end: end - k * periodMs, value };
-    });
+    .map(([k, values]) => ({ start: end - (k + 1) * periodMs, end: end - k * periodMs, value: alignValues(values, aligner, periodMs) }));
+}
+
+function alignValues(values: Value[], aligner: string, periodMs: number): Value {
+  if (typeof values[0] !== 'number') {
+    const sum = (values as Dist[]).reduce(addDist, emptyDist());
+    const percentile = PERCENTILE_OF[aligner];
+    return percentile === undefined ? sum : percentileSeconds(sum, percentile);
+  }
+  const numbers = values as number[];
+  const sum = numbers.reduce((x, y) => x + y, 0);
+  switch (aligner) {
+    case 'ALIGN_RATE':
+      return sum / (periodMs / 1000);
+    case 'ALIGN_MEAN':
+      return sum / numbers.length;
+    case 'ALIGN_COUNT':
+      return numbers.length;
+    case 'ALIGN_MIN':
+      return Math.min(...numbers);
+    case 'ALIGN_MAX':
+      return Math.max(...numbers);
+    default:
+      return sum;
+  }
 }
 
 /** Combines aligned series point by point (their windows line up), newest first. */
 function reduceSeries(members: OutPoint[][], reducer: string): OutPoint[] {
-  const byEnd = new Map<number, { start: number; values: number[] }>();
+  const byEnd = new Map<number, { start: number; values: Value[] }>();
   for (const points of members) {
     for (const p of points) {
       let slot = byEnd.get(p.end);
@@ -595,16 +704,18 @@ function reduceSeries(members: OutPoint[][], reducer: string): OutPoint[] {
   return [...byEnd.entries()]
     .sort((a, b) => b[0] - a[0])
     .map(([endMs, { start, values }]) => {
-      const sum = values.reduce((x, y) => x + y, 0);
+      if (typeof values[0] !== 'number') return { start, end: endMs, value: (values as Dist[]).reduce(addDist, emptyDist()) };
+      const numbers = values as number[];
+      const sum = numbers.reduce((x, y) => x + y, 0);
       const value =
         reducer === 'REDUCE_COUNT'
-          ? values.length
+          ? numbers.length
           : reducer === 'REDUCE_MEAN'
-            ? sum / values.length
+            ? sum / numbers.length
             : reducer === 'REDUCE_MIN'
-              ? Math.min(...values)
+              ? Math.min(...numbers)
               : reducer === 'REDUCE_MAX'
-                ? Math.max(...values)
+                ? Math.max(...numbers)
                 : sum;
       return { start, end: endMs, value };
     });

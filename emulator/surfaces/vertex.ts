@@ -40,7 +40,8 @@ export function vertexRoutes(ctx: GenerativeContext): RouteDef[] {
 }
 
 async function serveVertex(ctx: GenerativeContext, req: EmuRequest): Promise<EmuResponse> {
-  const started = performance.now();
+  // Google measures from arrival: latency the emulator adds before the handler counts too.
+  const started = req.receivedAt ?? performance.now();
   const { version, location, model } = req.params as { version: string; location: string; model: string };
   const action = req.params.action as Action;
   const method = `google.cloud.aiplatform.${version}.${RPC_OF[action]}`;

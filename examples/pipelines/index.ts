@@ -9,6 +9,7 @@ import { runSamplePipeline, type SampleReport, type SampleRun } from './run';
 
 export { SAMPLE_PIPELINES, samplePipeline, type SamplePipeline } from './catalog';
 export { runSamplePipeline, type SampleReport, type SampleRun } from './run';
+export { ensureJobPython, PYTHON_JOB, runExecSample, type ExecSampleOptions } from './exec-job';
 
 export interface StartSamplePipelinesOptions {
   /** The jobs' environment: KEYLESS_EMULATOR, and for child processes the ADC settings (GCE_METADATA_HOST, GOOGLE_CLOUD_PROJECT). */
@@ -43,7 +44,9 @@ export interface RunningSamplePipelines {
 }
 
 export const DEFAULT_MAX_RUNS = 1_000;
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+// In a checkout the job runs from its TypeScript source through tsx; in the npm package, compiled.
+const COMPILED = !import.meta.url.endsWith('.ts');
+const MAIN = fileURLToPath(new URL(`./main.${COMPILED ? 'js' : 'ts'}`, import.meta.url));
 const TSX_LOADER = fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url));
 
 export function startSamplePipelines(options: StartSamplePipelinesOptions): RunningSamplePipelines {
@@ -89,7 +92,7 @@ function failedToStart(pipeline: string, err: unknown): SampleReport {
 }
 
 function runChild(pipeline: string, options: Parameters<typeof runSamplePipeline>[1], placement: { isolated?: boolean } = {}): Promise<SampleReport> {
-  const args = ['--import', TSX_LOADER, MAIN, pipeline, '--routes', options.routesStore, '--interval-ms', String(options.intervalMs), '--max-runs', String(options.maxRuns), '--vertex-auth', options.vertexAuth];
+  const args = [...(COMPILED ? [] : ['--import', TSX_LOADER]), MAIN, pipeline, '--routes', options.routesStore, '--interval-ms', String(options.intervalMs), '--max-runs', String(options.maxRuns), '--vertex-auth', options.vertexAuth];
   if (options.routeTtlMs !== undefined) args.push('--route-ttl-ms', String(options.routeTtlMs));
   if (options.apiKeyVariable) args.push('--api-key-env', options.apiKeyVariable);
   // The child's ADC must come from `env` alone; a parent's METADATA_SERVER_DETECTION=none would hide the metadata server.

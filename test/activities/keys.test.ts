@@ -77,12 +77,12 @@ describe('inventoryProject', () => {
     expect(audits.filter((a) => a.blockCandidate).map((a) => a.keyId).sort()).toEqual(['nightly-summarizer', 'report-digest']);
   });
 
-  it(`lists all keys across pages of 300 (${4 + 3 + EXTRA_KEYS} keys), heartbeating per page`, async () => {
+  it(`lists all keys across pages of 300 (${5 + 3 + EXTRA_KEYS} keys), heartbeating per page`, async () => {
     const env = new MockActivityEnvironment();
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
     const audits = (await env.run(keys.inventoryProject, { project: DEMO_PROJECT })) as Awaited<ReturnType<KeyActivities['inventoryProject']>>;
-    expect(audits).toHaveLength(4 + 3 + EXTRA_KEYS);
+    expect(audits).toHaveLength(5 + 3 + EXTRA_KEYS);
     expect(new Set(audits.map((a) => a.name)).size).toBe(audits.length);
     expect(beats).toHaveLength(Math.ceil(audits.length / 300));
     expect(beats.at(-1)).toEqual({ project: DEMO_PROJECT, pages: 3, keys: audits.length });
@@ -230,7 +230,7 @@ describe('secrets', () => {
     expect(calls.length).toBeGreaterThan(10);
     expect(calls.some((c) => c.failure)).toBe(true);
     const strings = await issuedKeyStrings(cloud.clientsAs(DEMO_ORCHESTRATOR), DEMO_PROJECT);
-    expect(strings.length).toBeGreaterThanOrEqual(4 + 3 + EXTRA_KEYS);
+    expect(strings.length).toBeGreaterThanOrEqual(5 + 3 + EXTRA_KEYS);
     expect(leakedKeyStrings(calls, strings)).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
-import { isErrorResponse } from '../../google/monitoring';
+import { histogramOf, isErrorResponse } from '../../google/monitoring';
 import { vertexGenAiAs } from '../../google/impersonation';
 import { DEMO_ORCHESTRATOR, DEMO_PROJECT, DEMO_PROJECT_NUMBER } from '../../emulator';
 import { startTestCloud, type TestCloud } from '../support/cloud';
@@ -80,6 +80,33 @@ describe('readTraffic', () => {
     const none = { requests: 0, errors: 0, errorRate: 0, byMethod: [] };
     expect(report.key).toEqual(none);
     expect(report.vertex).toEqual(none);
+  });
+
+  it('reads each credential\'s latency distribution of successful requests, in milliseconds, when asked', async () => {
+    const traffic = createActivities({ clients: cloud.clients });
+    const report = await traffic.readTraffic({ project: DEMO_PROJECT, keyUid, serviceAccountUniqueId: account.uniqueId, windowStart, windowEnd: new Date(Date.now() + 60_000).toISOString(), latency: true });
+    // Three answers on the key and two on Vertex: the 404s are left out.
+    expect(report.key.latency?.count).toBe(3);
+    expect(report.vertex.latency?.count).toBe(2);
+    for (const side of [report.key, report.vertex]) {
+      expect(side.latency!.buckets.reduce((sum, b) => sum + b.count, 0)).toBe(side.latency!.count);
+      expect(side.latency!.buckets.every((b) => b.upperMs === null || b.upperMs > b.lowerMs)).toBe(true);
+    }
+    const counts = await traffic.readTraffic({ project: DEMO_PROJECT, keyUid, serviceAccountUniqueId: account.uniqueId, windowStart });
+    expect(counts.key.latency).toBeUndefined();
+  });
+
+  it('reads any bucket layout of a distribution: exponential, linear or explicit bounds', () => {
+    expect(histogramOf({ count: '3', mean: 0.5, bucketOptions: { exponentialBuckets: { numFiniteBuckets: 2, growthFactor: 2, scale: 0.1 } }, bucketCounts: ['0', '1', '0', '2'] })).toEqual({
+      count: 3,
+      meanMs: 500,
+      buckets: [
+        { lowerMs: 100, upperMs: 200, count: 1 },
+        { lowerMs: 400, upperMs: null, count: 2 },
+      ],
+    });
+    expect(histogramOf({ count: 2, bucketOptions: { linearBuckets: { numFiniteBuckets: 3, width: 0.5, offset: 0 } }, bucketCounts: [0, 0, 2] }).buckets).toEqual([{ lowerMs: 500, upperMs: 1000, count: 2 }]);
+    expect(histogramOf({ count: 1, bucketOptions: { explicitBuckets: { bounds: [0.1, 1] } }, bucketCounts: ['1'] }).buckets).toEqual([{ lowerMs: 0, upperMs: 100, count: 1 }]);
   });
 
   it('counts server errors, auth refusals, missing models and quota as errors, not bad requests', () => {

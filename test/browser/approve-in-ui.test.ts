@@ -57,8 +57,8 @@ function nightlySummarizer(): PipelineSpec {
     serviceAccount: { accountId: 'nightly-summarizer' },
     vertex: { models: ['gemini-2.5-flash'] },
     // A long first bake keeps the migration in the canary while the test looks at it.
-    canary: { steps: [{ percent: 25, bake: '10m' }, { percent: 100, bake: '1s' }], analysisInterval: '1s' },
-    soak: { duration: '1s' },
+    canary: { steps: [{ percent: 25, bake: '10m' }, { percent: 100, bake: '1s' }], analysisInterval: '1s', minRequests: 0 },
+    soak: { duration: '1s', minVertexRequests: 0 },
     approvals: { finalize: false },
     route: { store: `file://${routesDir}` },
   });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planFromCloud as planMigration, renderPlan } from '../../client/commands/plan';
 import { UserError } from '../../client/errors';
 import { loadSpec } from '../../client/spec-file';
+import { validateSpec } from '../../contracts/spec';
 import { DEMO_ORCHESTRATOR } from '../../emulator';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 
@@ -86,6 +87,30 @@ describe('keyless plan', () => {
     const steps = await planMigration(cloud.clients, shared);
     const warning = steps.find((s) => s.mutation === 'warning' && /shared/.test(s.detail));
     expect(warning?.detail).toMatch(/legacy-exporter/);
+  });
+
+  it('given the key\'s last week in Monitoring, estimates each step at that volume and warns of those that cannot gather their evidence within maxBake', async () => {
+    // An hourly job of one call, for a week, as Cloud Monitoring counted it.
+    const now = Date.now();
+    const week = Array.from({ length: 7 * 24 }, (_, h) => ({ time: new Date(now - (h + 1) * 3_600_000).toISOString(), apiKey: 'ticket-triage', latencyMs: 600 }));
+    const res = await fetch(`${cloud.emulator.baseUrl}/admin/v1/traffic`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: week }) });
+    expect(res.ok).toBe(true);
+    const base = { ...(await loadSpec(specPath)), pipeline: 'ticket-triage', apiKey: 'projects/demo-project/locations/global/keys/ticket-triage' };
+    const specWith = (canary: object) => {
+      const result = validateSpec({ ...base, canary });
+      if (!result.ok) throw new Error(JSON.stringify(result.problems));
+      return result.spec;
+    };
+
+    const defaults = await planMigration(cloud.clients, specWith({}));
+    const warnings = defaults.filter((s) => s.stage === 'canary' && s.mutation === 'warning');
+    expect(warnings.map((w) => w.detail.split(':')[0])).toEqual(['step 1 (10%) needs 20 Vertex requests', 'step 2 (50%) needs 20 Vertex requests', 'step 3 (100%) needs 20 Vertex requests']);
+    expect(warnings[0]!.detail).toMatch(/at the pipeline's 1\.00 requests\/h over the last 7d that takes ~8d8h, past its maxBake 2h; it will wait for promote/);
+    expect(defaults.find((s) => s.mutation === 'route-published')!.when).toMatch(/^step 1\/3, bake 30m, until 20 Vertex requests \(at most 2h, then waits for promote\), expected ~8d8h at 0\.1 Vertex requests\/h/);
+
+    const sized = await planMigration(cloud.clients, specWith({ steps: [{ percent: 100, minRequests: 10, maxBake: '24h' }] }));
+    expect(sized.filter((s) => s.mutation === 'warning' && s.stage === 'canary')).toEqual([]);
+    expect(sized.find((s) => s.mutation === 'route-published')!.when).toMatch(/no bake, until 10 Vertex requests \(at most 1d, then waits for promote\), expected ~10h at 1\.0 Vertex requests\/h/);
   });
 
   it('given a spec naming a missing key, fails with an error naming apiKey', async () => {

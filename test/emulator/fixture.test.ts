@@ -90,7 +90,7 @@ describe('fixture validation', () => {
     expect(orchestrator.attachable).toBe(true);
     expect(orchestrator.roles).toContain('roles/iam.serviceAccountTokenCreator');
     const pipelines = demo.keys.map((k) => k.annotations['keyless.dev/pipeline']).filter(Boolean);
-    expect(pipelines).toEqual(['nightly-summarizer', 'ticket-triage', 'report-digest,legacy-exporter']);
+    expect(pipelines).toEqual(['nightly-summarizer', 'ticket-triage', 'report-digest,legacy-exporter', 'feedback-tagger']);
     expect(demo.models.vertex.locations['europe-west4']).not.toContain('gemini-2.5-flash-lite');
   });
 });

@@ -31,7 +31,8 @@ async function adcInChild(env: Record<string, string>): Promise<{ kind: string; 
 
 describe('GCE metadata server per attached account', () => {
   it('starts a metadata server for each attachable fixture account', () => {
-    expect(Object.keys(h.emu.metadataHosts)).toEqual([ORCHESTRATOR]);
+    // The orchestrator, and the account the feedback-tagger job's runtime is attached to.
+    expect(Object.keys(h.emu.metadataHosts)).toEqual([ORCHESTRATOR, `feedback-tagger@${ORCHESTRATOR.split('@')[1]}`]);
     expect(host).toMatch(/^127\.0\.0\.1:\d+$/);
   });
 

@@ -33,7 +33,7 @@ afterAll(() => h.stop());
 describe('OAuth2 token endpoint and key files', () => {
   it('writes a key file per fixture account with token_uri at the emulator', async () => {
     const files = (await readdir(credentialsDir)).sort();
-    expect(files).toEqual([`ci-deployer@${PROJECT}.iam.gserviceaccount.com.json`, `${ORCHESTRATOR}.json`]);
+    expect(files).toEqual([`ci-deployer@${PROJECT}.iam.gserviceaccount.com.json`, `feedback-tagger@${PROJECT}.iam.gserviceaccount.com.json`, `${ORCHESTRATOR}.json`]);
     const key = JSON.parse(await readFile(join(credentialsDir, `${ORCHESTRATOR}.json`), 'utf8'));
     expect(key).toMatchObject({ type: 'service_account', project_id: PROJECT, client_email: ORCHESTRATOR, token_uri: `${h.baseUrl}/token` });
     expect(key.private_key).toContain('BEGIN PRIVATE KEY');

@@ -47,12 +47,12 @@ function faultSpec(pipeline: string, overrides: Partial<PipelineSpecInput> = {})
     approvals: { cutover: false, finalize: false },
     route: { store: STORE },
     canary: {
+      // The test sends canary traffic in the 50 % step only: the 100 % step advances on its bake.
       steps: [
-        { percent: 50, bake: '10m' },
-        { percent: 100, bake: '10m' },
+        { percent: 50, bake: '10m', minRequests: 50 },
+        { percent: 100, bake: '10m', minRequests: 0 },
       ],
       analysisInterval: '5m',
-      minRequests: 50,
       // Both paths see the same 25 % of failures; over 200 calls each, the two measured rates
       // differ by chance with a standard deviation of 4.3 points, so the gate sits at 3.5 of them.
       // The default gate (2 points) would call about a third of such runs a breach.

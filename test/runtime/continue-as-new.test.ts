@@ -8,16 +8,19 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { promoteSignal, rollbackSignal, statusQuery } from '../../contracts/messages';
+import { approveUpdate, promoteSignal, rollbackSignal, statusQuery } from '../../contracts/messages';
 import { MIGRATE_PIPELINE_WORKFLOW, migrationWorkflowId } from '../../contracts/names';
 import type { PipelineSpecInput } from '../../contracts/spec';
 import type { MigrationResult, MigrationStatus } from '../../contracts/status';
-import { DEMO_ORCHESTRATOR } from '../../emulator';
+import { DEMO_ORCHESTRATOR, PIPELINE_ANNOTATION } from '../../emulator';
 import { startDevServer, type DevServer } from '../../worker/dev-server';
 import { createKeylessWorker } from '../../worker/worker';
 import { startTestCloud, type TestCloud } from '../support/cloud';
+import { recordScenario } from '../support/scenarios';
 import { uniqueTaskQueue, workflowBundle } from '../support/temporal';
 
+/** A pipeline of the test's own for the evidence waits (the demo's three are migrated above). */
+const EVIDENCE = 'can-evidence';
 let server: DevServer;
 let cloud: TestCloud;
 let connection: Connection;
@@ -25,7 +28,7 @@ let routesDir: string;
 
 beforeAll(async () => {
   server = await startDevServer({ headless: true, dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 } });
-  cloud = await startTestCloud();
+  cloud = await startTestCloud({ tweak: (fixture) => void fixture.keys!.push({ project: 'demo-project', keyId: EVIDENCE, displayName: `${EVIDENCE} (test)`, annotations: { [PIPELINE_ANNOTATION]: EVIDENCE } }) });
   connection = await Connection.connect({ address: server.address });
   routesDir = await mkdtemp(join(tmpdir(), 'keyless-can-routes-'));
 });
@@ -81,11 +84,61 @@ describe('given a history the server finds too long', () => {
     expect(result.outcome).toBe('completed');
     expect(result.decisions).toContainEqual(expect.objectContaining({ action: 'promote', stage: 'held', by: 'frank@example.com' }));
     expect(result.mutations.at(-1)).toMatchObject({ kind: 'key-restricted' });
-    // The run that held only looked at the other pipeline's route: the soak had passed before the hand-over.
+    // The run that held looked at the other pipeline's route and watched Vertex (reads with
+    // latencies), but did not soak again: the soak's reads (counts only) had ended before the hand-over.
     const history = await new Client({ connection }).workflow.getHandle(migrationWorkflowId('demo-project', 'report-digest'), lastRunId).fetchHistory();
-    const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
-    expect(scheduled).toContain('readRoute');
-    expect(scheduled).not.toContain('readTraffic');
+    const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes] : []));
+    expect(scheduled.map((a) => a.activityType!.name)).toContain('readRoute');
+    const trafficReads = scheduled.filter((a) => a.activityType!.name === 'readTraffic').map((a) => JSON.parse(Buffer.from(a.input!.payloads![0]!.data!).toString('utf8')) as { latency?: boolean });
+    expect(trafficReads.filter((input) => !input.latency)).toEqual([]);
+  });
+});
+
+describe('given waits that can last for days', () => {
+  it('when a step waits for evidence, the soak for a run and approve-finalize for a person, then each continues as new and keeps its place', async () => {
+    const spec = demoSpec(EVIDENCE, {
+      approvals: { cutover: false, finalize: true, deadline: '1h' },
+      canary: { steps: [{ percent: 100, bake: '1s', maxBake: '2s' }], minRequests: 5, analysisInterval: '200ms' },
+      soak: { duration: '1s', minVertexRequests: 1 },
+    });
+    const seen: Record<string, string[]> = {};
+    const { result } = await runMigration(spec, async (handle) => {
+      const status = () => handle.query(statusQuery);
+      /** Waits for `kind`, then for a new run, and returns the status before and after the hand-over. */
+      const acrossHandOver = async (kind: string) => {
+        const before = await pollUntil(async () => ((await status()).wait?.kind === kind ? status() : undefined), `the ${kind} wait`);
+        const run = (await handle.describe()).runId;
+        await pollUntil(async () => (await handle.describe()).runId !== run, `continue-as-new during the ${kind} wait`);
+        const after = await pollUntil(async () => ((await status()).wait?.kind === kind ? status() : undefined), `the ${kind} wait in the new run`);
+        (seen[kind] ??= []).push(run);
+        return { before, after };
+      };
+      const evidence = await acrossHandOver('canary-evidence');
+      expect(evidence.after.canarySteps?.[0]?.evidenceWaitSince).toBe(evidence.before.canarySteps?.[0]?.evidenceWaitSince);
+      await handle.signal(promoteSignal, { by: 'frank@example.com', note: 'no runs this week' });
+      const soak = await acrossHandOver('pipeline-run');
+      expect(soak.after.wait).toEqual(soak.before.wait?.kind === 'pipeline-run' ? { ...soak.before.wait, vertexRequests: 0 } : undefined);
+      // The job runs once on Vertex: the soak, still in the window it opened before the hand-over, passes.
+      const vertex = cloud.clientsAs(`${EVIDENCE}@demo-project.iam.gserviceaccount.com`).genai({ kind: 'vertex', project: 'demo-project', location: 'global' });
+      await vertex.models.generateContent({ model: 'gemini-2.5-flash', contents: 'the nightly run' });
+      const gate = await acrossHandOver('approval');
+      expect(gate.after.lastAnalysis?.phase).toBe('approve-finalize');
+      await handle.executeUpdate(approveUpdate, { args: [{ stage: 'finalize', by: 'bob@example.com' }] });
+    });
+    expect(result.outcome).toBe('completed');
+    expect(result.canarySteps).toEqual([expect.objectContaining({ advancedBy: 'promote', by: 'frank@example.com', vertexRequests: 0 })]);
+    expect(result.soak).toMatchObject({ keyRequests: 0, vertexRequests: 1 });
+    expect(result.mutations.at(-1)).toMatchObject({ kind: 'key-restricted', approvedBy: 'bob@example.com' });
+    const perAnalysis = result.canary.flatMap((a, i) => {
+      const b = result.canary[i + 1];
+      return b && b.phase === a.phase && b.historyLength! > a.historyLength! ? [b.historyLength! - a.historyLength!] : [];
+    });
+    expect(Math.max(...perAnalysis)).toBeLessThanOrEqual(12);
+    recordScenario({
+      scenario: 'long waits continue as new (dev server, 60-event limit)',
+      runs: 3,
+      outcome: `the evidence wait, the soak's wait for a run and the watched approve-finalize each continued as new and kept their place; ${Math.min(...perAnalysis)}–${Math.max(...perAnalysis)} history events per analysis`,
+    });
   });
 });
 
@@ -99,6 +152,9 @@ function demoSpec(pipeline: string, overrides: Partial<PipelineSpecInput>): Pipe
     approvals: { cutover: false, finalize: false },
     route: { store: `file://${routesDir}` },
     ...overrides,
+    // No pipeline runs here: steps advance on their bake, the soak passes without a run.
+    canary: { minRequests: 0, ...overrides.canary },
+    soak: { minVertexRequests: 0, ...overrides.soak },
   };
 }
 

@@ -44,8 +44,9 @@ function spec(pipeline: string): PipelineSpec {
     apiKey: 'projects/demo-project/locations/global/keys/nightly-summarizer',
     serviceAccount: { accountId: 'nightly-summarizer' },
     vertex: { models: ['gemini-2.5-flash'] },
-    canary: { steps: [{ percent: 25, bake: '1s' }, { percent: 100, bake: '1s' }], analysisInterval: '1s' },
-    soak: { duration: '1s' },
+    // No pipeline runs here: steps advance on their bake, the soak passes without a run.
+    canary: { steps: [{ percent: 25, bake: '1s' }, { percent: 100, bake: '1s' }], analysisInterval: '1s', minRequests: 0 },
+    soak: { duration: '1s', minVertexRequests: 0 },
     approvals: { finalize: false },
     route: { store: `file://${routesDir}` },
   });

@@ -19,7 +19,8 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { grpc, temporal } from '@temporalio/proto';
+// A default import: the benchmark runs this module under plain Node ESM, where @temporalio/proto (CommonJS) has no named exports.
+import protos from '@temporalio/proto';
 import { DEFAULT_TASK_QUEUE, SEARCH_ATTRIBUTES } from '../../contracts/names';
 import type { PipelineSpecInput } from '../../contracts/spec';
 import { DEMO_ORCHESTRATOR, PIPELINE_ANNOTATION, demoFixtureInput } from '../../emulator';
@@ -192,7 +193,7 @@ async function waitUntilServing(server: TemporalServer, timeoutMs: number, names
         // The frontend's own health, as `temporal operator cluster health` asks it: SERVING only
         // once the frontend has joined membership, not merely bound its port.
         const health = await connection.healthService.check({ service: 'temporal.api.workflowservice.v1.WorkflowService' });
-        if (health.status !== grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING) throw new Error(`frontend health: ${health.status}`);
+        if (health.status !== protos.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING) throw new Error(`frontend health: ${health.status}`);
         if (namespace) {
           await connection.workflowService.describeNamespace({ namespace });
           // A list reaches visibility, a count of open workflows the history shards' owner.
@@ -391,7 +392,7 @@ export async function startKeylessCluster(options: ClusterOptions): Promise<Keyl
 /** Waits until every worker polls both the workflow and the activity task queue (bundling takes a while). */
 async function waitForPollers(connection: Connection, namespace: string, workers: ClusterWorker[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const kinds = [temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY];
+  const kinds = [protos.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, protos.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY];
   let missing: string[] = workers.map((w) => w.identity);
   while (Date.now() < deadline) {
     const polling = await Promise.all(
@@ -426,12 +427,13 @@ export function clusterSpec(pipeline: string, routesDir: string, overrides: Part
     vertex: { models: ['gemini-2.5-flash'] },
     // Ten migrations at once on two cores make one sample's latency noise; orchestration is under test.
     dualRun: { thresholds: { maxLatencyRatio: 1_000 } },
-    canary: { steps: [{ percent: 50, bake: '1s' }, { percent: 100, bake: '1s' }], analysisInterval: '1s' },
-    soak: { duration: '1s' },
     approvals: { cutover: false, finalize: false },
     finalize: { action: 'restrict-ip', allowedIps: ['203.0.113.7'] },
     route: { store: `file://${routesDir}` },
     ...overrides,
+    // No pipeline runs here: steps advance on their bake, the soak passes without a run.
+    canary: { steps: [{ percent: 50, bake: '1s' }, { percent: 100, bake: '1s' }], analysisInterval: '1s', minRequests: 0, ...overrides.canary },
+    soak: { duration: '1s', minVertexRequests: 0, ...overrides.soak },
   };
 }
 
@@ -444,7 +446,7 @@ export interface WorkerTask {
 }
 
 /** Every workflow task completed and activity started in a history, with the identity of the worker that took it. */
-export function identitiesOf(history: temporal.api.history.v1.IHistory): WorkerTask[] {
+export function identitiesOf(history: protos.temporal.api.history.v1.IHistory): WorkerTask[] {
   const tasks: WorkerTask[] = [];
   for (const event of history.events ?? []) {
     const at = tsToMs(event.eventTime);

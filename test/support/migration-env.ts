@@ -23,7 +23,12 @@ export interface MigrationBench {
   env: TestWorkflowEnvironment;
   cloud: TestCloud;
   routesDir: string;
-  /** A spec for a scenario's own pipeline and key (`<pipeline>` is also the key id). */
+  /**
+   * A spec for a scenario's own pipeline and key (`<pipeline>` is also the key id). Scenarios make
+   * no pipeline traffic unless they are about the canary's evidence, so their steps advance on the
+   * bake alone (canary.minRequests 0) and their soak passes without a run (soak.minVertexRequests
+   * 0), unless the overrides say otherwise.
+   */
   spec(pipeline: string, overrides?: Partial<PipelineSpecInput>): PipelineSpecInput;
   /** Runs `fn` while a worker with the real activities polls a fresh task queue. */
   withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T>;
@@ -80,6 +85,8 @@ export async function startMigrationBench(
         vertex: { models: ['gemini-2.5-flash'] },
         route: { store: `file://${routesDir}` },
         ...overrides,
+        canary: { minRequests: 0, ...overrides.canary },
+        soak: { minVertexRequests: 0, ...overrides.soak },
       };
     },
     async withWorker(fn) {

@@ -81,10 +81,12 @@ export async function startReliabilityBench(pipelines: string[]): Promise<Reliab
         serviceAccount: { accountId: `${pipeline}-sa`.slice(0, 30) },
         vertex: { models: ['gemini-2.5-flash'] },
         route: { store: `file://${join(dir, 'routes')}` },
-        soak: { duration: '1s' },
         // restrict-ip makes finalize a change of its own, distinct from the stopgap's restriction.
         finalize: { action: 'restrict-ip', allowedIps: ['203.0.113.7'] },
         ...overrides,
+        // No pipeline traffic here: steps advance on their bake, the soak passes without a run.
+        canary: { minRequests: 0, ...overrides?.canary },
+        soak: { duration: '1s', minVertexRequests: 0, ...overrides?.soak },
       };
     },
     async start(spec, taskQueue, options = {}) {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrationWorkflowId } from '../../contracts/names';
 import { MIGRATE_FLEET_WORKFLOW, approveWaveUpdate, fleetStatusQuery, fleetWorkflowId, type FleetSpecInput } from '../../contracts/fleet';
 import type { FleetResult } from '../../workflows/migrate-fleet';
-import { startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
+import { maybeRecordHistory, startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
 
 let bench: MigrationBench;
 
@@ -39,6 +39,8 @@ describe('migrateFleet', () => {
     );
     const mostAtOnce = Math.max(...spans.map(([start]) => spans.filter(([s, e]) => s <= start && start < e).length));
     expect(mostAtOnce).toBe(2);
+    // A child with a 0 s soak: its history records the soak passing without an empty timer.
+    await maybeRecordHistory('zero-soak-migration', await bench.env.client.workflow.getHandle(migrationWorkflowId('demo-project', 'f-c1')).fetchHistory());
   });
 
 

@@ -86,7 +86,7 @@ describe('migratePipeline', () => {
   it('given Vertex errors during the second canary step, rolls the route back to 0%', async () => {
     const spec = bench.spec('wf-breach', {
       approvals: { cutover: false },
-      canary: { steps: [{ percent: 10, bake: '1m' }, { percent: 50, bake: '2h' }, { percent: 100, bake: '1m' }], analysisInterval: '1m', minRequests: 5, maxErrorRateDelta: 0.1 },
+      canary: { steps: [{ percent: 10, bake: '1m', minRequests: 0 }, { percent: 50, bake: '2h' }, { percent: 100, bake: '1m' }], analysisInterval: '1m', minRequests: 5, maxErrorRateDelta: 0.1 },
     });
     const result = await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);

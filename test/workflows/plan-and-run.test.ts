@@ -12,7 +12,7 @@ import { approveBoth, startMigrationBench, type MigrationBench } from '../suppor
 let bench: MigrationBench;
 
 beforeAll(async () => {
-  bench = await startMigrationBench(['plan-run', 'plan-run-ip']);
+  bench = await startMigrationBench(['plan-run', 'plan-run-ip', 'plan-run-gh']);
 });
 
 afterAll(async () => {
@@ -28,6 +28,7 @@ describe('given a spec, when it is planned and then run', () => {
   it.each([
     { pipeline: 'plan-run', finalize: { action: 'restrict' as const } },
     { pipeline: 'plan-run-ip', finalize: { action: 'restrict-ip' as const, allowedIps: ['203.0.113.7'] }, canary: { steps: [{ percent: 25, bake: '30m' }, { percent: 100, bake: '30m' }] } },
+    { pipeline: 'plan-run-gh', runtime: { kind: 'github-actions' as const, repository: 'acme/nightly-jobs', repositoryId: '812345678', pool: 'plan-run' } },
   ])('then the run records exactly the changes the plan listed for $pipeline', async ({ pipeline, ...overrides }) => {
     const input = bench.spec(pipeline, overrides);
     const parsed = validateSpec(input);
@@ -42,6 +43,7 @@ describe('given a spec, when it is planned and then run', () => {
 
     expect(result.outcome).toBe('completed');
     expect(planned.length).toBeGreaterThanOrEqual(6);
+    if (overrides.runtime) expect(planned.filter((s) => s.stage === 'identity').map((s) => s.mutation)).toEqual(['workload-identity-pool-created', 'workload-identity-provider-created', 'workload-identity-user-granted']);
     expect(recorded(result)).toEqual(planned.map((s) => `${s.mutation} ${s.target}`));
     // The records use the plan's own words for what each change does.
     const finalizeStep = planned.at(-1)!;

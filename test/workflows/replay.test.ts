@@ -4,6 +4,9 @@
 // others (and guard the change with patched()) only when a change is meant to reach running
 // migrations: KEYLESS_RECORD_HISTORIES=test/histories npx vitest run test/workflows/migrate-pipeline.test.ts
 // test/reliability/ownership.test.ts test/reliability/shared-key.test.ts test/workflows/identity.test.ts
+// test/reliability/ownership.test.ts test/reliability/shared-key.test.ts. The canary's evidence rules
+// (workflows/patches.ts) are recorded by test/workflows/canary-evidence.test.ts and
+// test/workflows/canary-judgement.test.ts: canary-evidence-*, evidence-wait-*, gate-breach-*.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +29,10 @@ describe('replay of recorded migrations', () => {
         'shared-key-migration.json',
         'federated-migration.json',
         'federated-rollback.json',
+        'zero-soak-migration.json',
+        'canary-evidence-migration.json',
+        'evidence-wait-promoted-migration.json',
+        'gate-breach-migration.json',
         'pre-undo-log-completed-migration.json',
         'pre-undo-log-rolled-back-migration.json',
         'pre-undo-log-foreign-change-rollback.json',
