@@ -112,6 +112,8 @@ export interface FederatedIdentity {
   attributeCondition: string;
   /** The spec's Vertex location, for the job's environment. */
   location: string;
+  /** The spec's route.store, for `keyless exec` in the snippets. */
+  routeStore?: string;
   /** Where the identity came from, said in the snippets. */
   from: 'spec' | 'migration';
 }
@@ -133,6 +135,7 @@ export async function identityFromSpec(spec: PipelineSpec, options: { pipeline?:
     serviceAccount: pipelineAccount(spec).email!,
     attributeCondition: plan.attributeCondition,
     location: spec.vertex.location,
+    routeStore: spec.route.store,
     from: 'spec',
   };
 }
@@ -198,6 +201,7 @@ export async function identityFromMigration(client: Client, ref: MigrationRef): 
     serviceAccount: pipelineAccount(spec).email!,
     attributeCondition: setUp.attributeCondition,
     location: spec.vertex.location,
+    routeStore: spec.route.store,
     from: 'migration',
   };
 }
@@ -309,7 +313,8 @@ function githubActionsSnippet(identity: FederatedIdentity, options: RenderOption
     '      id-token: write   # lets the job ask GitHub for its OIDC token',
     '    steps:',
     '      - uses: actions/checkout@v4',
-    '      - uses: google-github-actions/auth@v2',
+    '      - id: auth',
+    '        uses: google-github-actions/auth@v2',
     '        with:',
     `          workload_identity_provider: ${identity.provider}`,
     `          service_account: ${identity.serviceAccount}`,
@@ -317,7 +322,11 @@ function githubActionsSnippet(identity: FederatedIdentity, options: RenderOption
     '        env:',
     `          GOOGLE_CLOUD_LOCATION: ${yamlString(identity.location)}`,
     `        run: ${yamlString(command)}`,
-    `        # or, following the route keyless publishes: run: keyless exec -- ${command}`,
+    `        # or, following the route keyless publishes (exec points GOOGLE_APPLICATION_CREDENTIALS at the configuration on Vertex runs only):`,
+    `        # run: ${execLine(identity, command)}`,
+    '        # env:',
+    '        #   GEMINI_API_KEY: ${{ secrets.GEMINI_API_KEY }}   # only for runs the route keeps on the key',
+    '        #   KEYLESS_CREDENTIAL_CONFIG: ${{ steps.auth.outputs.credentials_file_path }}',
     `        # before the cutover, check the chain from here: npx keyless doctor --spec <spec of ${identity.pipeline}>`,
   );
   return lines.join('\n');
@@ -353,10 +362,15 @@ function gitlabCiSnippet(identity: FederatedIdentity, options: RenderOptions): s
     '      EOF',
     '  script:',
     `    - ${yamlString(command)}`,
-    `    # or, following the route keyless publishes: - keyless exec -- ${command}`,
+    `    # or, following the route keyless publishes: - KEYLESS_CREDENTIAL_CONFIG="$GOOGLE_APPLICATION_CREDENTIALS" ${execLine(identity, command)}`,
     `    # before the cutover, check the chain from here: - npx keyless doctor --spec <spec of ${identity.pipeline}>`,
   );
   return lines.join('\n');
+}
+
+/** The job's command under `keyless exec`, which picks the backend per run from the route. */
+function execLine(identity: FederatedIdentity, command: string): string {
+  return `keyless exec --pipeline ${identity.pipeline} --store ${identity.routeStore ?? '<route store>'} --project ${identity.project} -- ${command}`;
 }
 
 function formatMismatch(identity: FederatedIdentity, format: CredentialFormat): UserError {

@@ -126,9 +126,10 @@ describe('given a GitHub Actions pipeline, keyless credentials --spec', () => {
     const job = parse(text).jobs['nightly-summarizer'];
     expect(job.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
     expect(job.if).toBe("github.ref == 'refs/heads/main'");
-    expect(job.steps[1]).toEqual({ uses: 'google-github-actions/auth@v2', with: { workload_identity_provider: PROVIDER, service_account: ACCOUNT } });
+    expect(job.steps[1]).toEqual({ id: 'auth', uses: 'google-github-actions/auth@v2', with: { workload_identity_provider: PROVIDER, service_account: ACCOUNT } });
     expect(job.steps[2]).toMatchObject({ name: 'nightly-summarizer', run: 'python nightly.py' });
-    expect(text).toContain('# or, following the route keyless publishes: run: keyless exec -- python nightly.py');
+    expect(text).toContain('# run: keyless exec --pipeline nightly-summarizer --store file://.keyless/routes --project demo-project -- python nightly.py');
+    expect(text).toContain('#   KEYLESS_CREDENTIAL_CONFIG: ${{ steps.auth.outputs.credentials_file_path }}');
   });
 });
 
