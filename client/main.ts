@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   inventory: async () => (await import('./commands/inventory')).inventory,
   plan: async () => (await import('./commands/plan')).plan,
   report: async () => (await import('./commands/report')).report,
+  credentials: async () => (await import('./commands/credentials')).credentials,
   migrate: async () => (await import('./commands/migrate')).migrate,
   status: async () => (await import('./commands/status')).status,
   list: async () => (await import('./commands/list')).list,

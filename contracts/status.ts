@@ -249,6 +249,8 @@ export interface MigrationStatus {
    * or `configuration` (read back; run `keyless doctor` inside the job before approving the cutover).
    */
   runtime?: { kind: string; verified: 'chain' | 'configuration' };
+  /** What the identity stage set up for a federated runtime, once it has (what `keyless credentials` prints a configuration for). */
+  workloadIdentity?: { pool: string; provider: string; member: string; attributeCondition: string };
 }
 
 /** The result of a finished migration. */

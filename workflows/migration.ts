@@ -445,6 +445,7 @@ export class Migration {
       leftAsFound: this.facts.leftAsFound,
       ...(this.warnings.length > 0 ? { warnings: this.warnings } : {}),
       ...(this.facts.runtimeProbe ? { runtime: { kind: this.spec.runtime.kind, verified: this.facts.runtimeProbe.verified } } : {}),
+      ...(this.facts.workloadIdentity ? { workloadIdentity: this.facts.workloadIdentity } : {}),
     };
   }
 

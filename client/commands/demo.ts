@@ -3,6 +3,9 @@
 // pipelines, prints the key audit, migrates the four sample pipelines, shows their progress and
 // ends with a summary: one completes, one rolls back at the probe, one is held at soak because a
 // legacy job still uses its key, and a Python job run through `keyless exec` completes too.
+// nightly-summarizer runs as a simulated GitHub Actions job: its own process on a runner the
+// emulator issues tokens for, calling Vertex through Workload Identity Federation with the
+// configuration `keyless credentials` wrote, never with keyless's identity.
 
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,11 +13,11 @@ import type { Client } from '@temporalio/client';
 import { migrationWorkflowId } from '../../contracts/names';
 import { durationMs, type PipelineSpec } from '../../contracts/spec';
 import type { MigrationResult, MigrationStatus } from '../../contracts/status';
-import { ensureJobPython, runExecSample, startSamplePipelines, type SampleReport } from '../../examples/pipelines';
-import type { GoogleClients } from '../../google/clients';
+import type { RunningEmulator } from '../../emulator';
+import { ensureJobPython, runExecSample, startSamplePipelines, type RunningSamplePipelines, type SampleReport } from '../../examples/pipelines';
+import { createGoogleClients, endpointConfigFromEnv, type GoogleClients } from '../../google/clients';
 import { temporalToolsDir } from '../../worker/temporal-binaries';
-import { createGoogleClients, endpointConfigFromEnv } from '../../google/clients';
-import { portFlag, type Command } from '../command';
+import { portFlag, type CliIo, type Command } from '../command';
 import { ExitCode } from '../errors';
 import { DEMO_OPERATOR } from '../../emulator/core/demo';
 import { approverIdToken } from '../approver-token';
@@ -23,6 +26,7 @@ import { loadSpec } from '../spec-file';
 import { startDevStack, stopRequested, type DevStackOptions } from './dev';
 import { runInventory } from './inventory';
 import { startMigration } from './migrate';
+import { credentials } from './credentials';
 
 export const demo: Command = {
   summary: 'Run keyless end to end on the embedded default: dev server, emulator, worker, sample pipelines and their migrations',
@@ -62,6 +66,9 @@ export const DEMO_SPECS = ['nightly-summarizer', 'ticket-triage', 'report-digest
 /** The sample job that runs through `keyless exec` rather than the TypeScript client. */
 const EXEC_PIPELINE = 'feedback-tagger';
 
+/** The demo pipeline whose job runs on (simulated) GitHub Actions, federated. */
+export const DEMO_GITHUB_JOB = 'nightly-summarizer';
+
 export interface DemoOptions extends DevStackOptions {
   /** Approve every waiting stage without a person. */
   yes: boolean;
@@ -91,27 +98,112 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome[]> {
   if (!jobPython) specs = specs.filter((s) => s.pipeline !== EXEC_PIPELINE);
   const stack = await startDevStack(options);
   const stop = stopRequested();
-  // A short route TTL so the jobs follow each canary step well within the demo's 5-second bakes.
-  const samples = startSamplePipelines({ env: process.env, routesStore: 'file://.keyless/routes', stopSignal: stop, intervalMs: 1_000, routeTtlMs: 1_000 });
+  const clients = options.google?.() ?? createGoogleClients(endpointConfigFromEnv(process.env));
+  let samples: RunningSamplePipelines | undefined;
   const execStop = new AbortController();
   void stop.then(() => execStop.abort());
-  const execSample = jobPython ? startExecSample(stack, jobPython, options.google?.() ?? createGoogleClients(endpointConfigFromEnv(process.env)), execStop.signal) : Promise.resolve(undefined);
+  const execSample = jobPython ? startExecSample(stack, jobPython, clients, execStop.signal) : Promise.resolve(undefined);
   try {
+    const githubJob = stack.emulator ? await simulatedGithubJob(stack.emulator, clients, DEMO_SPECS[0]!, resolve(options.stateDir ?? '.keyless')) : undefined;
+    // A short route TTL so the jobs follow each canary step well within the demo's 5-second bakes.
+    samples = startSamplePipelines({
+      env: process.env,
+      routesStore: 'file://.keyless/routes',
+      stopSignal: stop,
+      intervalMs: 1_000,
+      routeTtlMs: 1_000,
+      ...(githubJob ? { isolatedJobs: { [DEMO_GITHUB_JOB]: githubJob.env } } : {}),
+    });
     options.print(`Temporal UI: ${stack.uiUrl}`);
     options.print(`Google Cloud: the emulator at ${stack.emulator?.baseUrl ?? 'Google'}`);
     options.print('');
-    await runInventory({ project: 'demo-project', json: false, clients: options.google?.() ?? createGoogleClients(endpointConfigFromEnv(process.env)), print: options.print });
+    await runInventory({ project: 'demo-project', json: false, clients, print: options.print });
     options.print('');
+    if (githubJob) {
+      options.print(`${DEMO_GITHUB_JOB} runs as a GitHub Actions job (a simulated runner of ${githubJob.repository}): it calls Vertex through Workload Identity Federation`);
+      options.print(`with the configuration \`keyless credentials ${DEMO_GITHUB_JOB} --source github-runner\` wrote to ${githubJob.credentialsFile}; in a real repository its job is:`);
+      options.print('');
+      for (const line of githubJob.snippet.split('\n')) options.print(`  ${line}`);
+      options.print('');
+    }
     for (const spec of specs) await startOrResume(stack.client, stack.taskQueue, spec, stack.uiUrl, options.print);
     const settled = await Promise.race([followUntilSettled(stack.client, specs, options), stop.then(() => undefined)]);
+    const ciJob = (await samples.stop()).find((r) => r.pipeline === DEMO_GITHUB_JOB);
+    if (githubJob && ciJob) {
+      options.print('');
+      options.print(`${DEMO_GITHUB_JOB}'s GitHub Actions job: ${ciJob.runs} runs, ${ciJob.byAuth.vertex} on Vertex through its runner's token, STS and the account, ${ciJob.byAuth['api-key']} with the key, ${ciJob.failedRuns} failed`);
+    }
     return settled ?? [];
   } finally {
     execStop.abort();
     const report = await execSample;
     if (report) options.print(`${EXEC_PIPELINE} (python3 under keyless exec): ${report.runs} runs, ${report.byAuth.vertex} on Vertex, ${report.byAuth['api-key']} on the key, ${report.failedRuns} failed`);
-    await samples.stop();
+    await samples?.stop();
     await stack.stop();
   }
+}
+
+/** The simulated GitHub Actions job: a runner registered in the emulator, and what the job's environment holds there. */
+interface SimulatedGithubJob {
+  repository: string;
+  credentialsFile: string;
+  /** The job's whole environment: the runner's variables, its configuration, its key as a repository secret. */
+  env: Record<string, string>;
+  /** The workflow job `keyless credentials --format github-actions` prints for it. */
+  snippet: string;
+}
+
+/**
+ * Registers a runner of the repository the spec's runtime names, and has `keyless credentials`
+ * write the job's configuration from the runner's variables, exactly as inside a GitHub job.
+ */
+async function simulatedGithubJob(emulator: RunningEmulator, clients: GoogleClients, specPath: string, stateDir: string): Promise<SimulatedGithubJob> {
+  const spec = await loadSpec(specPath);
+  if (spec.runtime.kind !== 'github-actions') throw new Error(`the demo's ${spec.pipeline} spec must have a github-actions runtime`);
+  const { runtime } = spec;
+  const runner = emulator.registerGithubRunner({
+    repository: runtime.repository,
+    repositoryId: runtime.repositoryId,
+    repositoryOwnerId: runtime.repositoryOwnerId ?? '1',
+    ...(runtime.ref ? { ref: runtime.ref } : {}),
+    ...(runtime.environment ? { environment: runtime.environment } : {}),
+    ...(runtime.workflowRef ? { workflowRef: runtime.workflowRef } : {}),
+  });
+  const runnerEnv = { ACTIONS_ID_TOKEN_REQUEST_URL: runner.ACTIONS_ID_TOKEN_REQUEST_URL!, ACTIONS_ID_TOKEN_REQUEST_TOKEN: runner.ACTIONS_ID_TOKEN_REQUEST_TOKEN! };
+  const credentialsFile = join(stateDir, 'ci', spec.pipeline, 'credentials.json');
+  const command = `npx tsx examples/pipelines/main.ts ${spec.pipeline}`;
+  const printed = async (values: Record<string, string>): Promise<string> => {
+    const lines: string[] = [];
+    const io: CliIo = {
+      print: (line) => void lines.push(line),
+      json: (value) => void lines.push(JSON.stringify(value)),
+      env: { KEYLESS_EMULATOR: emulator.baseUrl, ...runnerEnv },
+      isTerminal: false,
+      google: () => clients,
+      withTemporal: () => Promise.reject(new Error('keyless credentials --spec needs no Temporal')),
+    };
+    await credentials.run({ positionals: [spec.pipeline], values: { spec: specPath, ...values } }, io);
+    return lines.join('\n');
+  };
+  await printed({ source: 'github-runner', output: credentialsFile });
+  const snippet = await printed({ format: 'github-actions', command });
+  // The job's key, as a repository secret would hold it: read once here with keyless's own rights.
+  const [key] = await clients.apiKeys.getKeyString({ name: spec.apiKey });
+  return {
+    repository: runtime.repository,
+    credentialsFile,
+    snippet,
+    env: {
+      ...runnerEnv,
+      GITHUB_ACTIONS: 'true',
+      GITHUB_REPOSITORY: runtime.repository,
+      ...(runtime.ref ? { GITHUB_REF: runtime.ref } : {}),
+      KEYLESS_EMULATOR: emulator.baseUrl,
+      GOOGLE_APPLICATION_CREDENTIALS: credentialsFile,
+      GOOGLE_CLOUD_PROJECT: spec.project,
+      GEMINI_API_KEY: key.keyString ?? '',
+    },
+  };
 }
 
 /** Where a checkout already has the pinned google-genai (the test setup's .tools/python). */

@@ -9,14 +9,17 @@ import { pipelineAccount, type PipelineSpec } from '../../contracts/spec';
 import { apiKeyFromEnv, createGeminiClient, environmentConflicts, routeSourceFromStore, type RouteSource } from '../../gemini-client';
 import { CLOUD_PLATFORM, endpointConfigFromEnv } from '../../google/endpoints';
 import { describeGoogleError, isApiKeyRejection } from '../../google/errors';
+import type { FederationStep } from '../../google/federation';
 import { createStorage } from '../../google/storage';
+import type { Runtime } from '../../contracts/runtime';
 import { stringFlag, type Command } from '../command';
 import { ExitCode, UserError } from '../errors';
+import { resolveFederation, walkFederation } from '../federation-doctor';
 import { loadSpec } from '../spec-file';
 
 export const doctor: Command = {
   summary: "Check a pipeline's own environment before its switch: variable conflicts, ADC principal, project/location, route, one live call per model",
-  usage: 'keyless doctor [--spec <file>] [--pipeline <name> --store <file://dir|gs://bucket/prefix>] [--model <id>]... [--project <p>] [--location <l>] [--impersonate] [--json]',
+  usage: 'keyless doctor [--spec <file> [--project-number <n>]] [--pipeline <name> --store <file://dir|gs://bucket/prefix>] [--model <id>]... [--project <p>] [--location <l>] [--impersonate] [--json]',
   example: 'keyless doctor --spec examples/specs/nightly-summarizer.yaml',
   options: {
     spec: { type: 'string' },
@@ -25,6 +28,7 @@ export const doctor: Command = {
     model: { type: 'string', multiple: true },
     project: { type: 'string', short: 'p' },
     location: { type: 'string' },
+    'project-number': { type: 'string' },
     impersonate: { type: 'boolean' },
     json: { type: 'boolean' },
   },
@@ -34,6 +38,8 @@ export const doctor: Command = {
     const fromSpec = specPath ? doctorOptionsFromSpec(await loadSpec(specPath), io.env) : undefined;
     const models = (args.values.model as string[] | undefined) ?? fromSpec?.models ?? [];
     if (models.length === 0) throw new UserError('keyless doctor needs the models to call', ExitCode.Usage, 'pass --spec <file> or --model <id>');
+    const projectNumber = stringFlag(args, 'project-number');
+    if (projectNumber !== undefined && !/^[1-9][0-9]{0,19}$/.test(projectNumber)) throw new UserError("--project-number must be the project's number (digits)", ExitCode.Usage);
     const report = await runDoctor({
       ...fromSpec,
       env: io.env,
@@ -42,6 +48,7 @@ export const doctor: Command = {
       routeStore: stringFlag(args, 'store') ?? fromSpec?.routeStore,
       project: stringFlag(args, 'project') ?? fromSpec?.project,
       location: stringFlag(args, 'location') ?? fromSpec?.location,
+      ...(projectNumber ? { projectNumber } : {}),
       vertexAuth: args.values.impersonate ? 'impersonate' : 'adc',
     });
     if (args.values.json) io.json(report.findings);
@@ -52,7 +59,23 @@ export const doctor: Command = {
 
 /** One check's result. */
 export interface Finding {
-  check: 'environment' | 'adc' | 'project' | 'location' | 'route' | 'api-key' | 'vertex-call' | 'key-call';
+  check:
+    | 'environment'
+    | 'adc'
+    /** A federated job: its configuration, before the chain is walked. */
+    | 'workload-identity'
+    /** The job's own OIDC token, from its runner or file. */
+    | 'runtime-token'
+    /** The exchange of that token at Security Token Service. */
+    | 'sts'
+    /** The federated principal acting as the pipeline's account. */
+    | 'impersonation'
+    | 'project'
+    | 'location'
+    | 'route'
+    | 'api-key'
+    | 'vertex-call'
+    | 'key-call';
   ok: boolean;
   /** The pipeline would fail (or switch blindly) if it went ahead. */
   blocking: boolean;
@@ -75,6 +98,10 @@ export interface DoctorOptions {
   serviceAccount?: string;
   /** As in createGeminiClient: call Vertex as ADC itself, or as the route's account by impersonation. */
   vertexAuth?: 'adc' | 'impersonate';
+  /** Where the job runs (the spec's runtime): a federated one has its chain walked even without a configuration. */
+  runtime?: Runtime;
+  /** The project's number, to name the provider when the job has no configuration yet (nobody in the job may read it). */
+  projectNumber?: string;
 }
 
 export interface DoctorReport {
@@ -94,6 +121,7 @@ export function doctorOptionsFromSpec(spec: PipelineSpec, env: Record<string, st
     project: spec.project,
     location: spec.vertex.location,
     serviceAccount: pipelineAccount(spec).email,
+    runtime: spec.runtime,
   };
 }
 
@@ -105,9 +133,13 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   for (const c of conflicts) add({ check: 'environment', ok: false, blocking: true, message: c.message, fix: `unset ${c.remove} in the pipeline's environment` });
   if (conflicts.length === 0) add({ check: 'environment', ok: true, blocking: false, message: 'no conflicting Gemini or Vertex variables' });
 
-  const adc = await resolveAdc();
-  if (adc.principal) add({ check: 'adc', ok: true, blocking: false, message: `Application Default Credentials resolve to ${adc.principal}` });
-  else {
+  // A federated job's ADC is its external_account configuration: its chain is walked link by link
+  // below, so one broken link is named once instead of as an ADC failure too.
+  const federation = await resolveFederation(options.env, { pipeline: options.pipeline, project: options.project, runtime: options.runtime, serviceAccount: options.serviceAccount, projectNumber: options.projectNumber });
+  if (federation.kind !== 'none') for (const f of federation.findings) add(f);
+  const adc: { principal?: string; project?: string; error?: string } = federation.kind === 'none' ? await resolveAdc() : {};
+  if (federation.kind === 'none' && adc.principal) add({ check: 'adc', ok: true, blocking: false, message: `Application Default Credentials resolve to ${adc.principal}` });
+  else if (federation.kind === 'none') {
     add({
       check: 'adc',
       ok: false,
@@ -126,7 +158,15 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   else add({ check: 'location', ok: false, blocking: true, message: 'no Vertex location: no route and no GOOGLE_CLOUD_LOCATION', fix: 'set GOOGLE_CLOUD_LOCATION (e.g. global) or give the spec' });
 
   const expected = route?.serviceAccount ?? options.serviceAccount;
-  const principal = (options.vertexAuth === 'impersonate' ? expected : undefined) ?? adc.principal;
+  let vertexSteps: FederationStep[] | undefined;
+  if (federation.kind === 'configuration' && conflicts.length === 0) {
+    const walk = await walkFederation(federation, options.env, { pipeline: options.pipeline, project: options.project, runtime: options.runtime, serviceAccount: expected }, { project, location, models: options.models });
+    for (const f of walk.findings) add(f);
+    adc.principal = walk.principal;
+    // The walk's Vertex calls are the job's own (Google's library through the configuration); doctor does not repeat them.
+    vertexSteps = walk.findings.some((f) => !f.ok) ? [] : walk.vertexSteps;
+  }
+  const principal = (options.vertexAuth === 'impersonate' ? expected : undefined) ?? adc.principal ?? (federation.kind === 'configuration' ? federation.serviceAccount : undefined);
   if (expected && options.vertexAuth !== 'impersonate' && adc.principal && adc.principal !== expected) {
     add({
       check: 'adc',
@@ -137,7 +177,13 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     });
   }
 
-  if (conflicts.length > 0) {
+  if (vertexSteps) {
+    const vertexRoute = { project: project ?? '', location: location ?? '' } as Route;
+    for (const step of vertexSteps) {
+      if (step.ok) add({ check: 'vertex-call', ok: true, blocking: false, message: `${step.detail} as ${principal}` });
+      else add({ check: 'vertex-call', ok: false, blocking: true, message: step.detail, fix: fixFor('vertex', step.error ?? { httpStatus: 0, status: 'UNKNOWN', message: step.detail }, step.detail.split(' ')[0]!, vertexRoute, principal) });
+    }
+  } else if (conflicts.length > 0) {
     add({ check: 'vertex-call', ok: false, blocking: true, message: 'live calls skipped: the Gemini client refuses to start in this environment', fix: 'fix the environment findings above, then run keyless doctor again' });
   } else if (project && location && (adc.principal || options.vertexAuth === 'impersonate')) {
     const vertexRoute: Route = route ?? {

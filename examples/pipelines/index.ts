@@ -28,6 +28,12 @@ export interface StartSamplePipelinesOptions {
   /** Default 'impersonate': the jobs run beside keyless and act as their route's account. */
   vertexAuth?: 'adc' | 'impersonate';
   routeTtlMs?: number;
+  /**
+   * Jobs that run somewhere else (a simulated CI runner), by name: each its own process with only
+   * this environment (plus PATH), calling Vertex as its own ADC finds it and reading its key from
+   * GEMINI_API_KEY as a CI secret; none of this process's credentials reach it.
+   */
+  isolatedJobs?: Record<string, Record<string, string>>;
   onRun?: (run: SampleRun) => void;
 }
 
@@ -64,11 +70,11 @@ export function startSamplePipelines(options: StartSamplePipelinesOptions): Runn
     ...(options.onRun ? { onRun: options.onRun } : {}),
   } as const;
   const done = Promise.all(
-    samples.map((sample) =>
-      options.childProcesses
-        ? runChild(sample.name, common)
-        : runSamplePipeline(sample, common).catch((err: unknown) => failedToStart(sample.name, err)),
-    ),
+    samples.map((sample) => {
+      const isolated = options.isolatedJobs?.[sample.name];
+      if (isolated) return runChild(sample.name, { ...common, env: isolated, vertexAuth: 'adc', apiKeyVariable: 'GEMINI_API_KEY' }, { isolated: true });
+      return options.childProcesses ? runChild(sample.name, common) : runSamplePipeline(sample, common).catch((err: unknown) => failedToStart(sample.name, err));
+    }),
   );
   return {
     done,
@@ -85,11 +91,13 @@ function failedToStart(pipeline: string, err: unknown): SampleReport {
   return { pipeline, runs: 0, failedRuns: 0, byAuth: { 'api-key': 0, vertex: 0 } };
 }
 
-function runChild(pipeline: string, options: Parameters<typeof runSamplePipeline>[1]): Promise<SampleReport> {
+function runChild(pipeline: string, options: Parameters<typeof runSamplePipeline>[1], placement: { isolated?: boolean } = {}): Promise<SampleReport> {
   const args = [...(COMPILED ? [] : ['--import', TSX_LOADER]), MAIN, pipeline, '--routes', options.routesStore, '--interval-ms', String(options.intervalMs), '--max-runs', String(options.maxRuns), '--vertex-auth', options.vertexAuth];
   if (options.routeTtlMs !== undefined) args.push('--route-ttl-ms', String(options.routeTtlMs));
+  if (options.apiKeyVariable) args.push('--api-key-env', options.apiKeyVariable);
   // The child's ADC must come from `env` alone; a parent's METADATA_SERVER_DETECTION=none would hide the metadata server.
-  const env = Object.fromEntries(Object.entries({ ...process.env, ...options.env }).filter(([k, v]) => v !== undefined && k !== 'METADATA_SERVER_DETECTION')) as Record<string, string>;
+  const inherited = placement.isolated ? { PATH: process.env.PATH } : process.env;
+  const env = Object.fromEntries(Object.entries({ ...inherited, ...options.env }).filter(([k, v]) => v !== undefined && k !== 'METADATA_SERVER_DETECTION')) as Record<string, string>;
   const child: ChildProcess = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = () => child.kill('SIGTERM');
   options.stopSignal.addEventListener('abort', stop, { once: true });

@@ -1,5 +1,6 @@
 // One sample job as its own process: `node --import tsx examples/pipelines/main.ts <name>
-// [--routes file://.keyless/routes] [--interval-ms 1000] [--max-runs 1000] [--vertex-auth adc|impersonate]`.
+// [--routes file://.keyless/routes] [--interval-ms 1000] [--max-runs 1000] [--vertex-auth adc|impersonate]
+// [--api-key-env GEMINI_API_KEY]`.
 // Prints one JSON line per run and one with the totals; SIGTERM ends it after the current run.
 
 import { parseArgs } from 'node:util';
@@ -14,6 +15,7 @@ const { values, positionals } = parseArgs({
     'max-runs': { type: 'string', default: '1000' },
     'vertex-auth': { type: 'string', default: 'adc' },
     'route-ttl-ms': { type: 'string' },
+    'api-key-env': { type: 'string' },
   },
 });
 
@@ -36,6 +38,7 @@ const report = await runSamplePipeline(samplePipeline(name), {
   maxRuns: Number(values['max-runs']),
   vertexAuth,
   ...(values['route-ttl-ms'] ? { routeTtlMs: Number(values['route-ttl-ms']) } : {}),
+  ...(values['api-key-env'] ? { apiKeyVariable: values['api-key-env'] } : {}),
   onRun: (run) => write({ run }),
 });
 write({ report });

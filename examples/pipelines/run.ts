@@ -36,6 +36,11 @@ export interface SampleRunOptions {
   /** 'impersonate' when the job runs beside keyless as another identity (the demo); 'adc' when deployed as its own account. */
   vertexAuth: 'adc' | 'impersonate';
   routeTtlMs?: number;
+  /**
+   * The variable holding the job's key, as a CI job gets it from its secrets; absent: the job
+   * reads its key string from the API Keys API with its own credentials.
+   */
+  apiKeyVariable?: string;
   onRun?: (run: SampleRun) => void;
 }
 
@@ -44,7 +49,7 @@ export async function runSamplePipeline(sample: SamplePipeline, options: SampleR
   const clients = createGoogleClients(endpointConfigFromEnv(options.env));
   try {
     // The job's own setup: read its key string the way it would from a secret store.
-    const keyString = await readKeyString(clients, sample.apiKey);
+    const keyString = options.apiKeyVariable ? keyFromVariable(options.env, options.apiKeyVariable) : await readKeyString(clients, sample.apiKey);
     const call = sample.followsRoute ? routedCall(sample, options, keyString) : legacyCall(clients.genai({ kind: 'gemini', apiKey: keyString }));
     for (let n = 1; n <= options.maxRuns && !options.stopSignal.aborted; n++) {
       const run = await call(n, sample);
@@ -103,6 +108,12 @@ async function readKeyString(clients: GoogleClients, keyName: string): Promise<s
   const [response] = await clients.apiKeys.getKeyString({ name: keyName });
   if (!response.keyString) throw new Error(`no key string for ${keyName}`);
   return response.keyString;
+}
+
+function keyFromVariable(env: Record<string, string | undefined>, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new Error(`${name} is not set: the job's key comes from that variable (its CI secret)`);
+  return value;
 }
 
 function statusOf(err: unknown): number {
