@@ -4,7 +4,7 @@
 // results are JSON: they are recorded in workflow histories.
 
 import { z } from 'zod';
-import type { Route } from './route';
+import type { Route, RoutePath } from './route';
 import type { FederatedRuntime } from './runtime';
 import type { DualRunReport, KeyAudit, KeyRestrictions, KeySnapshot, ProbeReport, TrafficReport } from './reports';
 import { DualRunPromptSchema, looksLikeKeyString } from './spec';
@@ -343,12 +343,15 @@ export interface KeylessActivities {
   /** Request counts and error rates of the key and of the service account over a window. */
   readTraffic(input: ReadTrafficInput): Promise<TrafficReport>;
 
-  /** Publishes a pipeline's route document; idempotent per generation. */
-  publishRoute(input: { store: string; route: Route }): Promise<PublishOutcome>;
-  /** Compensation of every route keyless published: the route again, at 0 % on Vertex (all runs on the key). */
-  publishRouteToKey(input: { store: string; route: Route }): Promise<UndoResult>;
-  /** Reads a pipeline's current route document, if any. */
-  readRoute(input: { store: string; pipeline: string }): Promise<Route | null>;
+  /** Publishes a pipeline's route document; idempotent per generation. `path` absent: the old place (recorded before the move). */
+  publishRoute(input: { store: string; route: Route; path?: RoutePath; overwrite?: boolean }): Promise<PublishOutcome>;
+  /**
+   * Compensation of every route keyless published: the route again, at 0 % on Vertex (all runs on
+   * the key), over a newer generation keyless did not write or a document that breaks the rules.
+   */
+  publishRouteToKey(input: { store: string; route: Route; path?: RoutePath }): Promise<UndoResult>;
+  /** Reads a pipeline's current route document by every reader's rules (its project's place, then the old one), if any. */
+  readRoute(input: { store: string; pipeline: string; project?: string }): Promise<Route | null>;
   /**
    * The time by the clock of the systems keyless measures. Traffic windows are anchored to it,
    * not to workflow time, which a time-skipping test server runs days ahead.

@@ -10,7 +10,7 @@ import type { Route } from '../contracts/route';
 import { routeDocumentNames, type ExecOptions } from './exec-environment';
 import { RouteCache, type RouteSource, type RouteView } from './route-cache-core';
 import { defaultRouteCacheFile, readRouteDiskEntry, writeRouteDiskEntry } from './route-disk-cache';
-import { MAX_ROUTE_BYTES, parseRouteDocument, RouteRefused, type RouteDocumentContext } from './route-rules';
+import { MAX_ROUTE_BYTES, parseRouteDocument, RouteRefused, type RouteDocumentContext } from '../contracts/route-rules';
 
 export interface ExecRouteInput {
   options: ExecOptions;
