@@ -37,8 +37,18 @@ export interface CallOutcome {
 
 export interface GeminiClientOptions {
   pipeline: string;
-  /** The route's store (`file://dir` or `gs://bucket/prefix`, as in the spec's route.store), or any RouteSource. */
+  /**
+   * The pipeline's project, as in its spec: its route is read at `<store>/<project>/<pipeline>.json`
+   * (then once at the old `<store>/<pipeline>.json`) and must name this project.
+   */
+  project: string;
+  /**
+   * The route's store (`file://dir` or `gs://bucket/prefix`, as in the spec's route.store), whose
+   * documents are held to the route rules; or a RouteSource of the pipeline's own code, trusted as it is.
+   */
   route: { store: string } | RouteSource;
+  /** Pins beyond the project: `serviceAccount` refuses a route naming another account (and allows one of another project). */
+  expect?: { serviceAccount?: string };
   /** The API key, as the pipeline reads it from its secret store; default GEMINI_API_KEY / GOOGLE_API_KEY. Asked for only when the key path is taken. */
   apiKey?: () => Promise<string>;
   /** 'per-run' (default): every call of a run uses one auth; 'per-call': each call decides. */
@@ -89,8 +99,11 @@ export function createGeminiClient(options: GeminiClientOptions): GeminiClient {
   assertNoConflictingCredentials(env);
   let google: PipelineGoogle | undefined;
   const lazyGoogle = () => (google ??= pipelineGoogle(endpointConfigFromEnv(env), options.authClient));
-  const source = 'read' in options.route ? options.route : routeSourceFromStore(options.route.store, options.pipeline, () => lazyGoogle().storage());
+  const reader = { pipeline: options.pipeline, project: options.project, ...(options.expect ? { expect: options.expect } : {}) };
+  const fromStore = !('read' in options.route);
+  const source = 'read' in options.route ? options.route : routeSourceFromStore(options.route.store, reader, () => lazyGoogle().storage());
   const routes = new RouteCache({
+    ...(fromStore ? { reader } : {}),
     pipeline: options.pipeline,
     source,
     ttlMs: options.ttlMs ?? DEFAULT_ROUTE_TTL_MS,
