@@ -134,7 +134,7 @@ describe('createGeminiClient', () => {
     const c = client(outcomes, { route: { store: `file://${outage}` }, ttlMs: 0, mode: 'per-call' });
     await c.models.generateContent(ask);
     // A half-written or corrupted document: the store answers, but not with a route.
-    await writeFile(join(outage, `${PIPELINE}.json`), '{"pipeline": "nightly-summ');
+    await writeFile(join(outage, DEMO_PROJECT, `${PIPELINE}.json`), '{"pipeline": "nightly-summ');
     await c.models.generateContent(ask);
     const view = await c.route();
     expect(outcomes.map((o) => [o.authMode, o.status, o.routeStale])).toEqual([
