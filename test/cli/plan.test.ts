@@ -46,6 +46,7 @@ describe('keyless plan', () => {
       'provision:account-created',
       'provision:role-granted',
       'provision:token-creator-granted',
+      'dual-run:token-creator-removed',
       'canary:route-published',
       'canary:route-published',
       'canary:route-published',
@@ -58,13 +59,14 @@ describe('keyless plan', () => {
       expect.stringMatching(/100% on Vertex/),
     ]);
     expect(changes[1]!.target).toBe('nightly-summarizer@demo-project.iam.gserviceaccount.com');
-    expect(changes[4]!.target).toBe('file://.keyless/routes/nightly-summarizer.json');
+    expect(changes[4]!.target).toBe('nightly-summarizer@demo-project.iam.gserviceaccount.com');
+    expect(changes[5]!.target).toBe('file://.keyless/routes/demo-project/nightly-summarizer.json');
     expect(steps.find((s) => s.stage === 'probe')?.detail).toMatch(/gemini-2\.5-flash/);
     expect(steps.find((s) => s.stage === 'identity')).toMatchObject({ mutation: 'note', detail: expect.stringMatching(/^runtime external/) });
 
     const table = renderPlan(steps);
     expect(table).toMatch(/^#\s+STAGE\s+MUTATION/);
-    expect(table).toMatch(/8 mutation\(s\) to make/);
+    expect(table).toMatch(/9 mutation\(s\) to make/);
 
     const after = await auditLog();
     expect(after.slice(before.length)).toEqual([]);

@@ -47,9 +47,11 @@ function routePath(m: Migration): RoutePath | undefined {
 /** Publishes a route with a generation newer than any this workflow wrote before. */
 export async function publishRoute(m: Migration, vertexPercent: number, approvedBy: string | undefined, forRollback = false): Promise<void> {
   const path = routePath(m);
-  // Workflow time in milliseconds keeps generations rising across successive migrations of the
-  // same pipeline, and replays produce the same value.
-  m.routeGeneration = Math.max(m.routeGeneration + 1, Date.now());
+  // Old place: workflow time in milliseconds keeps generations rising across successive
+  // migrations of the same pipeline, and replays produce the same value. Project place: the
+  // writer's clock sets it (at least this count), because readers hold a generation to their own
+  // clocks, and workflow time may run ahead of them (a time-skipping server runs days ahead).
+  m.routeGeneration = path ? m.routeGeneration + 1 : Math.max(m.routeGeneration + 1, Date.now());
   const route = routeAt(m, vertexPercent, m.routeGeneration);
   const where = path ? { path } : {};
   // Rollback's publish must get back to the key even over a generation keyless did not write.
@@ -57,5 +59,5 @@ export async function publishRoute(m: Migration, vertexPercent: number, approved
   m.vertexPercent = vertexPercent;
   m.routeGeneration = Math.max(m.routeGeneration, outcome.generation);
   const mutation = { kind: 'route-published' as const, target: outcome.location, detail: `generation ${outcome.generation}: ${vertexPercent}% on Vertex`, approvedBy };
-  m.recordMutation(mutation, forRollback ? undefined : { id: 'route', activity: 'publishRouteToKey', input: { store: m.spec.route.store, route: routeAt(m, 0, route.generation + 1), ...where } });
+  m.recordMutation(mutation, forRollback ? undefined : { id: 'route', activity: 'publishRouteToKey', input: { store: m.spec.route.store, route: routeAt(m, 0, m.routeGeneration + 1), ...where } });
 }
