@@ -21,6 +21,8 @@ export interface InspectKeyInput {
   apiKey: string;
   /** The pipeline being migrated; other pipelines on the key are `sharedWith`. */
   pipeline: string;
+  /** The spec's project: the key must be one of its keys (named by id or number). */
+  project?: string;
 }
 
 export interface KeyInspection {

@@ -3,11 +3,12 @@
 
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
+import { freeText } from './spec';
 import { APPROVAL_STAGES } from './stages';
 import type { MigrationStatus } from './status';
 
-const person = z.string().trim().min(1, 'by must name who acts').max(200, 'by is limited to 200 characters');
-const note = z.string().max(2_000, 'note is limited to 2000 characters').optional();
+const person = freeText('by', 200).pipe(z.string().trim().min(1, 'by must name who acts'));
+const note = freeText('note', 2_000).optional();
 
 /** Payload of the approve and reject updates. */
 export const ApprovalSchema = z.strictObject({
@@ -26,7 +27,7 @@ export interface ApprovalReceipt {
 }
 
 /** Payload of the rollback signal. */
-export const RollbackRequestSchema = z.strictObject({ by: person, reason: z.string().trim().min(1).max(2_000) });
+export const RollbackRequestSchema = z.strictObject({ by: person, reason: freeText('reason', 2_000).pipe(z.string().trim().min(1)) });
 export type RollbackRequest = z.infer<typeof RollbackRequestSchema>;
 
 /** Payload of pause, resume and promote. */
