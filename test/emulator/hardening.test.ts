@@ -98,3 +98,35 @@ describe('Monitoring reads', () => {
     expect((await read(ORCHESTRATOR)).status).toBe(200);
   });
 });
+
+describe('conditional IAM bindings', () => {
+  const CONDITION = "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['roles/aiplatform.user'])";
+  const DEPLOYER = `ci-deployer@${PROJECT}.iam.gserviceaccount.com`;
+
+  it("evaluates modifiedGrantsByRole: a grant limited to roles/aiplatform.user binds that role and nothing else; any other condition is refused, not ignored", async () => {
+    const crm = h.crmV3(h.authAs(ORCHESTRATOR));
+    const { data: policy } = await crm.projects.getIamPolicy({ resource: `projects/${PROJECT}`, requestBody: { options: { requestedPolicyVersion: 3 } } });
+    const limited = { role: 'roles/resourcemanager.projectIamAdmin', members: [`serviceAccount:${DEPLOYER}`], condition: { title: 'only Vertex users', expression: CONDITION } };
+    await crm.projects.setIamPolicy({ resource: `projects/${PROJECT}`, requestBody: { policy: { ...policy, version: 3, bindings: [...policy.bindings!, limited] } } });
+
+    const unknown = await crm.projects
+      .setIamPolicy({ resource: `projects/${PROJECT}`, requestBody: { policy: { version: 3, bindings: [{ role: 'roles/viewer', members: [`serviceAccount:${DEPLOYER}`], condition: { title: 'weekdays', expression: 'request.time.getDayOfWeek() < 5' } }] } } })
+      .then(() => 'accepted', (err: { response?: { status?: number } }) => err.response?.status);
+    expect(unknown).toBe(400);
+
+    const asDeployer = h.crmV3(h.authAs(DEPLOYER));
+    const read = async () => (await asDeployer.projects.getIamPolicy({ resource: `projects/${PROJECT}`, requestBody: { options: { requestedPolicyVersion: 3 } } })).data;
+    const current = await read();
+    const vertexUser = await asDeployer.projects.setIamPolicy({
+      resource: `projects/${PROJECT}`,
+      requestBody: { policy: { ...current, bindings: [...current.bindings!, { role: 'roles/aiplatform.user', members: [`serviceAccount:feedback-tagger@${PROJECT}.iam.gserviceaccount.com`] }] } },
+    }).then(() => 200, (err: { response?: { status?: number } }) => err.response?.status);
+    expect(vertexUser).toBe(200);
+    const again = await read();
+    const owner = await asDeployer.projects.setIamPolicy({
+      resource: `projects/${PROJECT}`,
+      requestBody: { policy: { ...again, bindings: [...again.bindings!, { role: 'roles/owner', members: [`serviceAccount:${DEPLOYER}`] }] } },
+    }).then(() => 200, (err: { response?: { status?: number } }) => err.response?.status);
+    expect(owner).toBe(403);
+  });
+});
