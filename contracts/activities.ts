@@ -306,6 +306,12 @@ export interface KeylessActivities {
   ensureVertexRole(input: { project: string; member: string }): Promise<RoleGrant>;
   /** Whether the project already grants roles/aiplatform.user to the member (read before the grant, to know who owns it). */
   hasVertexRole(input: { project: string; member: string }): Promise<{ held: boolean }>;
+  /**
+   * Pre-provisioned mode: reads, changing nothing, whether what provision would make is there (the
+   * account, its Vertex role, the orchestrator's token-creator grant for the probe and dual-run);
+   * each missing piece comes with the command that makes it.
+   */
+  verifyProvisioned(input: { project: string; serviceAccountEmail: string }): Promise<{ uniqueId?: string; missing: { what: string; fix: string }[] }>;
   /** Lets the orchestrator mint tokens for the pipeline's account (on that account's own policy). */
   ensureTokenCreator(input: { serviceAccountEmail: string; orchestratorEmail?: string }): Promise<RoleGrant & { orchestratorEmail: string }>;
   /** Compensation: removes this member from the unconditional roles/aiplatform.user binding only. */

@@ -109,6 +109,13 @@ export const PipelineSpecSchema = z.strictObject({
   project: projectId,
   apiKey: keyResourceName,
   stopgap: z.boolean().default(true),
+  /**
+   * Who makes the pipeline's account, its roles and its federation: `keyless` (default) at
+   * provision and identity, or `pre-provisioned`: the operator made them, and keyless only reads
+   * and checks them, failing with what is missing and the command that makes it; the
+   * orchestrator then needs no IAM-admin role at all.
+   */
+  provisioning: z.enum(['keyless', 'pre-provisioned']).default('keyless'),
   /** Where the job runs: how it gets the account's identity there. Absent: `external` (the operator arranges it). */
   runtime: RuntimeSchema.default({ kind: 'external' }),
   /** The account keyless creates (or adopts) for the pipeline; a `google` runtime adopts the account the job already runs as instead. */

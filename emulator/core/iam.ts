@@ -45,6 +45,8 @@ export const ROLE_PERMISSIONS: Record<string, readonly string[]> = {
   'roles/run.viewer': RUN_READ,
   'roles/run.developer': ['run.*'],
   'roles/run.admin': ['run.*'],
+  // Reads every IAM policy, changes none: what keyless needs in pre-provisioned mode.
+  'roles/iam.securityReviewer': ['iam.serviceAccounts.getIamPolicy', 'iam.serviceAccounts.get', 'iam.serviceAccounts.list', 'resourcemanager.projects.get', 'resourcemanager.projects.getIamPolicy', ...WIF_READ],
   'roles/iam.securityAdmin': ['iam.serviceAccounts.getIamPolicy', 'iam.serviceAccounts.setIamPolicy', 'resourcemanager.projects.getIamPolicy', 'resourcemanager.projects.setIamPolicy'],
   'roles/resourcemanager.projectIamAdmin': ['resourcemanager.projects.getIamPolicy', 'resourcemanager.projects.setIamPolicy'],
   'roles/monitoring.viewer': ['monitoring.timeSeries.list', 'monitoring.metricDescriptors.get', 'monitoring.metricDescriptors.list'],

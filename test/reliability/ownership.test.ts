@@ -26,6 +26,8 @@ const DELETED = 'own-deleted';
 const DUPLICATE = 'own-duplicate';
 const ADOPTED = 'own-adopted';
 const COMPLETED = 'own-completed';
+const PRE_MISSING = 'own-pre-missing';
+const PRE_MADE = 'own-pre-made';
 const keyName = (keyId: string) => `projects/demo-project/locations/global/keys/${keyId}`;
 /** Someone with the project's owner role, not keyless: the platform team editing a key by hand. */
 const OTHER_PRINCIPAL = 'operator@example.com';
@@ -33,7 +35,7 @@ const OTHER_PRINCIPAL = 'operator@example.com';
 let bench: MigrationBench;
 
 beforeAll(async () => {
-  bench = await startMigrationBench([STRANGER, FOREIGN, DELETED, DUPLICATE, ADOPTED, COMPLETED]);
+  bench = await startMigrationBench([STRANGER, FOREIGN, DELETED, DUPLICATE, ADOPTED, COMPLETED, PRE_MISSING, PRE_MADE]);
 });
 
 afterAll(async () => {
@@ -164,7 +166,7 @@ describe('given someone else changes the key while the migration runs', () => {
   it('when the migration rolls back from the canary, then the key is left as they set it, route, binding and account are undone, and the result says what to do', async () => {
     const spec = bench.spec(FOREIGN, {
       approvals: { cutover: false },
-      canary: { steps: [{ percent: 50, bake: '365d' }, { percent: 100, bake: '1m' }] },
+      canary: { steps: [{ percent: 50, bake: '7d' }, { percent: 100, bake: '1m' }] },
     });
     const account = `${FOREIGN}-sa@demo-project.iam.gserviceaccount.com`;
     const { result, status, foreign, writesAfter } = await bench.withWorker(async (taskQueue) => {
@@ -313,6 +315,44 @@ describe('given a migration that completes', () => {
     // Taken back before the cutover: the canary, soak and finalize ran without it.
     expect(result.mutations.indexOf(revoked!)).toBeLessThan(result.mutations.findIndex((m) => m.kind === 'route-published'));
     recordScenario({ scenario: 'standing token-creator grant gone after completion', runs: 1, outcome: "taken back once the dual-run passed (recorded); the completed migration's account policy names the orchestrator nowhere" });
+  });
+});
+
+describe('given provisioning: pre-provisioned', () => {
+  it('when the operator has made nothing, then provision fails naming each missing piece with its command, and keyless makes none of them', async () => {
+    const account = `${PRE_MISSING}-sa@demo-project.iam.gserviceaccount.com`;
+    const result = await bench.withWorker(async (taskQueue) => (await (await bench.start(bench.spec(PRE_MISSING, { provisioning: 'pre-provisioned' }), taskQueue)).result()) as MigrationResult);
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.rollback?.failureType).toBe('MissingRole');
+    expect(result.rollback?.reason).toContain(`gcloud iam service-accounts create ${PRE_MISSING}-sa --project=demo-project`);
+    expect(result.rollback?.reason).toContain(`--role=roles/aiplatform.user`);
+    // The token-creator grant is not asked for: the demo orchestrator holds it project-wide (its sample jobs impersonate through it).
+    expect(result.mutations.map((m) => m.kind).filter((k) => k !== 'key-restricted' && k !== 'key-restored')).toEqual([]);
+    expect(await accountExists(account)).toBe(false);
+  });
+
+  it('when the operator made the account and its grants, then the migration uses them, records no IAM change, and rollback leaves them as they were', async () => {
+    const accountId = `${PRE_MADE}-sa`;
+    const account = `${accountId}@demo-project.iam.gserviceaccount.com`;
+    const iam = bench.cloud.clients.iam;
+    await iam.projects.serviceAccounts.create({ name: 'projects/demo-project', requestBody: { accountId } });
+    const crm = bench.cloud.clients.resourceManager;
+    const { data: policy } = await crm.projects.getIamPolicy({ resource: 'projects/demo-project', requestBody: {} });
+    await crm.projects.setIamPolicy({ resource: 'projects/demo-project', requestBody: { policy: { ...policy, bindings: [...policy.bindings!, { role: 'roles/aiplatform.user', members: [`serviceAccount:${account}`] }] } } });
+    await iam.projects.serviceAccounts.setIamPolicy({ resource: `projects/demo-project/serviceAccounts/${account}`, requestBody: { policy: { bindings: [{ role: 'roles/iam.serviceAccountTokenCreator', members: [`serviceAccount:${DEMO_ORCHESTRATOR}`] }] } } });
+    const result = await bench.withWorker(async (taskQueue) => {
+      const handle = await bench.start(bench.spec(PRE_MADE, { provisioning: 'pre-provisioned', serviceAccount: { accountId, create: false } }), taskQueue);
+      await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');
+      await handle.executeUpdate(rejectUpdate, { args: [{ stage: 'cutover', by: 'carol@example.com' }] });
+      return (await handle.result()) as MigrationResult;
+    });
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.mutations.map((m) => m.kind)).toEqual(['key-restricted', 'key-restored']);
+    expect((result.dualRun as { passed: boolean }).passed).toBe(true);
+    const { data: after } = await crm.projects.getIamPolicy({ resource: 'projects/demo-project', requestBody: { options: { requestedPolicyVersion: 3 } } });
+    expect(after.bindings!.filter((b) => b.role === 'roles/aiplatform.user').flatMap((b) => b.members ?? [])).toContain(`serviceAccount:${account}`);
+    expect(await accountExists(account)).toBe(true);
+    recordScenario({ scenario: 'pre-provisioned mode', runs: 2, outcome: 'nothing made: missing account and grants named with their gcloud commands; operator-made ones used through the dual-run and left as they were by rollback' });
   });
 });
 

@@ -179,7 +179,7 @@ describe('migratePipeline', () => {
   it('stops the bake clock on pause, restarts it on resume, and ends a bake on promote', async () => {
     const spec = bench.spec('wf-pause', {
       approvals: { cutover: false, finalize: false },
-      canary: { steps: [{ percent: 50, bake: '365d' }, { percent: 100, bake: '1s' }] },
+      canary: { steps: [{ percent: 50, bake: '7d' }, { percent: 100, bake: '1s' }] },
     });
     const result = await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);

@@ -20,7 +20,7 @@ export function plan(spec: PipelineSpec, facts: PlanFacts): PlannedStep[] {
   const email = pipelineAccount(spec).email ?? facts.runtimeAccount?.email ?? 'the account';
   return [
     { stage: 'dual-run', mutation: 'note', target: `${spec.project}/${spec.vertex.location}`, detail: `${calls} dual-run call(s) per path (key and Vertex), compared against the spec's thresholds` },
-    ...(facts.tokenCreatorHeld
+    ...(facts.tokenCreatorHeld || spec.provisioning === 'pre-provisioned'
       ? []
       : [{ stage: 'dual-run' as const, mutation: 'token-creator-removed' as const, target: email, detail: `then ${TOKEN_CREATOR_ROLE} for ${facts.orchestratorEmail ?? 'the orchestrator'} is taken back (only the probe and the dual-run act as the account)` }]),
   ];
