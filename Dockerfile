@@ -6,10 +6,10 @@ FROM node:20.20.2-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 
-# Dependencies first, so a source change does not reinstall them. Install scripts of dependencies
-# stay off (package.json#allowScripts): none is needed.
+# Dependencies first, so a source change does not reinstall them. No dependency's install script
+# runs (--ignore-scripts; package.json#allowScripts is only advisory in npm 11): none is needed.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error && npm cache clean --force
+RUN npm ci --ignore-scripts --omit=dev --no-audit --no-fund --loglevel=error && npm cache clean --force
 
 COPY . .
 # Route files (file:// stores) and emulator state live under .keyless; a volume keeps them.

@@ -10,7 +10,7 @@ import { currentWorkflowRun } from './context';
 
 type ProvisionActivities = Pick<
   KeylessActivities,
-  'ensureServiceAccount' | 'ensureVertexRole' | 'hasVertexRole' | 'ensureTokenCreator' | 'removeVertexRole' | 'removeTokenCreator' | 'deleteServiceAccount' | 'whoAmI'
+  'ensureServiceAccount' | 'ensureVertexRole' | 'hasVertexRole' | 'ensureTokenCreator' | 'removeVertexRole' | 'removeTokenCreator' | 'deleteServiceAccount' | 'whoAmI' | 'verifyProvisioned'
 >;
 
 export function createProvisionActivities(clients: GoogleClients, orchestratorEmail?: string): ProvisionActivities {
@@ -48,5 +48,28 @@ export function createProvisionActivities(clients: GoogleClients, orchestratorEm
       return { deleted, changes: [{ kind: 'account-deleted', target: input.email, detail: 'rollback: the account keyless created is deleted' }] };
     },
     whoAmI: async () => ({ email: await orchestrator() }),
+    async verifyProvisioned(input) {
+      const email = await orchestrator();
+      const missing: { what: string; fix: string }[] = [];
+      const account = await getServiceAccount(clients, input.serviceAccountEmail);
+      if (!account) {
+        const [id, project] = input.serviceAccountEmail.split(/@|\./);
+        missing.push({ what: `service account ${input.serviceAccountEmail}`, fix: `gcloud iam service-accounts create ${id} --project=${project}` });
+      }
+      const member = asMember(input.serviceAccountEmail);
+      if (!holdsPlainBinding(await readPolicy(projectPolicy(clients, input.project)), VERTEX_ROLE, member)) {
+        missing.push({ what: `${VERTEX_ROLE} for ${member} on ${input.project}`, fix: `gcloud projects add-iam-policy-binding ${input.project} --member=${member} --role=${VERTEX_ROLE}` });
+      }
+      const orchestratorMember = asMember(email);
+      const onAccount = account ? holdsPlainBinding(await readPolicy(serviceAccountPolicy(clients, input.serviceAccountEmail)), TOKEN_CREATOR_ROLE, orchestratorMember) : false;
+      const onProject = holdsPlainBinding(await readPolicy(projectPolicy(clients, input.project)), TOKEN_CREATOR_ROLE, orchestratorMember);
+      if (!onAccount && !onProject) {
+        missing.push({
+          what: `${TOKEN_CREATOR_ROLE} for ${orchestratorMember} on ${input.serviceAccountEmail} (the probe and the dual-run act as the account; remove it once the dual-run passed)`,
+          fix: `gcloud iam service-accounts add-iam-policy-binding ${input.serviceAccountEmail} --member=${orchestratorMember} --role=${TOKEN_CREATOR_ROLE}`,
+        });
+      }
+      return { ...(account?.uniqueId ? { uniqueId: account.uniqueId } : {}), missing };
+    },
   };
 }

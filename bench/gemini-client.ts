@@ -73,15 +73,15 @@ async function main(): Promise<void> {
   const env = { KEYLESS_EMULATOR: baseUrl };
   const route = (vertexPercent: number, pipeline: string): Route => ({ pipeline, generation: 1, vertexPercent, project: PROJECT, location: 'global', serviceAccount: ACCOUNT, updatedAt: new Date().toISOString() });
   try {
-    await fileRouteStore.write(routeLocation(store, 'on-key'), route(0, 'on-key'));
-    await fileRouteStore.write(routeLocation(store, 'on-vertex'), route(100, 'on-vertex'));
-    const library = (pipeline: string) => createGeminiClient({ pipeline, route: { store }, apiKey: async () => KEY, authClient, env, mode: 'per-call' }).models;
+    await fileRouteStore.write(routeLocation(store, 'on-key', PROJECT), route(0, 'on-key'));
+    await fileRouteStore.write(routeLocation(store, 'on-vertex', PROJECT), route(100, 'on-vertex'));
+    const library = (pipeline: string) => createGeminiClient({ pipeline, project: PROJECT, route: { store }, apiKey: async () => KEY, authClient, env, mode: 'per-call' }).models;
 
     const keyPath = await compare(new GoogleGenAI({ apiKey: KEY, httpOptions: { baseUrl } }).models, library('on-key'), calls);
     const vertexDirect = new GoogleGenAI({ vertexai: true, project: PROJECT, location: 'global', httpOptions: { baseUrl }, googleAuthOptions: { authClient } }).models;
     const vertexPath = await compare(vertexDirect, library('on-vertex'), calls);
 
-    const cache = new RouteCache({ pipeline: 'on-key', source: routeSourceFromStore(store, 'on-key', () => { throw new Error('file store only'); }), ttlMs: 3_600_000, readTimeoutMs: 2_000 });
+    const cache = new RouteCache({ pipeline: 'on-key', source: routeSourceFromStore(store, { pipeline: 'on-key', project: PROJECT }, () => { throw new Error('file store only'); }), ttlMs: 3_600_000, readTimeoutMs: 2_000 });
     await cache.current();
     const lookups = 1_000_000;
     const started = process.hrtime.bigint();

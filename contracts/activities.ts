@@ -5,7 +5,7 @@
 
 import { z } from 'zod';
 import type { IdTokenVerdict } from './identity';
-import type { Route } from './route';
+import type { Route, RoutePath } from './route';
 import type { FederatedRuntime } from './runtime';
 import type { DualRunReport, KeyAudit, KeyRestrictions, KeySnapshot, ProbeReport, TrafficReport } from './reports';
 import { DualRunPromptSchema, looksLikeKeyString } from './spec';
@@ -22,6 +22,8 @@ export interface InspectKeyInput {
   apiKey: string;
   /** The pipeline being migrated; other pipelines on the key are `sharedWith`. */
   pipeline: string;
+  /** The spec's project: the key must be one of its keys (named by id or number). */
+  project?: string;
 }
 
 export interface KeyInspection {
@@ -307,6 +309,12 @@ export interface KeylessActivities {
   ensureVertexRole(input: { project: string; member: string }): Promise<RoleGrant>;
   /** Whether the project already grants roles/aiplatform.user to the member (read before the grant, to know who owns it). */
   hasVertexRole(input: { project: string; member: string }): Promise<{ held: boolean }>;
+  /**
+   * Pre-provisioned mode: reads, changing nothing, whether what provision would make is there (the
+   * account, its Vertex role, the orchestrator's token-creator grant for the probe and dual-run);
+   * each missing piece comes with the command that makes it.
+   */
+  verifyProvisioned(input: { project: string; serviceAccountEmail: string }): Promise<{ uniqueId?: string; missing: { what: string; fix: string }[] }>;
   /** Lets the orchestrator mint tokens for the pipeline's account (on that account's own policy). */
   ensureTokenCreator(input: { serviceAccountEmail: string; orchestratorEmail?: string }): Promise<RoleGrant & { orchestratorEmail: string }>;
   /** Compensation: removes this member from the unconditional roles/aiplatform.user binding only. */
@@ -346,12 +354,15 @@ export interface KeylessActivities {
   /** Request counts and error rates of the key and of the service account over a window. */
   readTraffic(input: ReadTrafficInput): Promise<TrafficReport>;
 
-  /** Publishes a pipeline's route document; idempotent per generation. */
-  publishRoute(input: { store: string; route: Route }): Promise<PublishOutcome>;
-  /** Compensation of every route keyless published: the route again, at 0 % on Vertex (all runs on the key). */
-  publishRouteToKey(input: { store: string; route: Route }): Promise<UndoResult>;
-  /** Reads a pipeline's current route document, if any. */
-  readRoute(input: { store: string; pipeline: string }): Promise<Route | null>;
+  /** Publishes a pipeline's route document; idempotent per generation. `path` absent: the old place (recorded before the move). */
+  publishRoute(input: { store: string; route: Route; path?: RoutePath; overwrite?: boolean }): Promise<PublishOutcome>;
+  /**
+   * Compensation of every route keyless published: the route again, at 0 % on Vertex (all runs on
+   * the key), over a newer generation keyless did not write or a document that breaks the rules.
+   */
+  publishRouteToKey(input: { store: string; route: Route; path?: RoutePath }): Promise<UndoResult>;
+  /** Reads a pipeline's current route document by every reader's rules (its project's place, then the old one), if any. */
+  readRoute(input: { store: string; pipeline: string; project?: string }): Promise<Route | null>;
   /**
    * Who a Google ID token proves (signature against Google's certificates, issuer, the worker's
    * audiences, expiry, a verified email, issued recently); a token that proves no one is

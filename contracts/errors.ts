@@ -21,6 +21,8 @@ export const ErrorType = {
   ForeignChange: 'ForeignChange',
   /** A route write lost to a newer generation. */
   StaleRoute: 'StaleRoute',
+  /** A route document in the store breaks the route rules (tampered, oversized, a generation far ahead). */
+  RouteRefused: 'RouteRefused',
   /** Dual-run comparison breached the spec's thresholds. */
   DualRunBreach: 'DualRunBreach',
   /** Canary analysis saw the Vertex path fail more than the key path. */
@@ -57,6 +59,7 @@ export const NON_RETRYABLE_ERROR_TYPES: ErrorType[] = [
   ErrorType.ApiKeyRejected,
   ErrorType.ForeignChange,
   ErrorType.StaleRoute,
+  ErrorType.RouteRefused,
   ErrorType.DualRunBreach,
   ErrorType.CanaryBreach,
   ErrorType.InvalidRequest,

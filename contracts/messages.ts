@@ -4,11 +4,12 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { IdTokenSchema } from './identity';
+import { freeText } from './spec';
 import { APPROVAL_STAGES } from './stages';
 import type { MigrationStatus } from './status';
 
-const person = z.string().trim().min(1, 'by must name who acts').max(200, 'by is limited to 200 characters');
-const note = z.string().max(2_000, 'note is limited to 2000 characters').optional();
+const person = freeText('by', 200).pipe(z.string().trim().min(1, 'by must name who acts'));
+const note = freeText('note', 2_000).optional();
 
 /** Who acts: a name as typed (unverified), or a Google ID token whose email becomes `by`; never both. */
 const oneIdentity = <T extends { by?: string; idToken?: string }>(value: T, ctx: z.RefinementCtx) => {
@@ -44,7 +45,7 @@ export interface ApprovalReceipt {
 }
 
 /** Payload of the rollback signal; with `idToken`, the caller it proves is recorded beside `by`. */
-export const RollbackRequestSchema = z.strictObject({ by: person, reason: z.string().trim().min(1).max(2_000), idToken: IdTokenSchema.optional() });
+export const RollbackRequestSchema = z.strictObject({ by: person, reason: freeText('reason', 2_000).pipe(z.string().trim().min(1)), idToken: IdTokenSchema.optional() });
 export type RollbackRequest = z.infer<typeof RollbackRequestSchema>;
 
 /** Payload of pause, resume and promote (signals and the promote update). */

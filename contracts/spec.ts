@@ -12,10 +12,41 @@ export function looksLikeKeyString(value: string): boolean {
   return /AIza[0-9A-Za-z_-]{20,}/.test(value) || /^AQ\.[0-9A-Za-z_.-]{10,}$/.test(value.trim());
 }
 
+/**
+ * Upper bounds of the spec's durations, and why. Temporal would wait any time at all; these stop a
+ * typo ("3000d") from holding a pipeline half-migrated, or promising what cannot be kept.
+ */
+export const DURATION_LIMITS: Record<string, { max: string; why: string }> = {
+  // A canary step bakes to gather evidence; a week is far past what any step needs.
+  bake: { max: '7d', why: 'a canary step longer than a week holds the pipeline split between two paths' },
+  // Breaches must be seen while the step bakes; Monitoring's data is per minute.
+  analysisInterval: { max: '1h', why: 'an error-rate breach would go unseen for longer than an hour' },
+  'soak.duration': { max: '30d', why: 'a soak longer than 30 days keeps the key alive past any job cycle' },
+  // A deleted key is undeletable for 30 days only: a longer window promises a rollback Google cannot do.
+  'finalize.rollbackWindow': { max: '30d', why: 'a deleted key can be undeleted for 30 days only' },
+  'approvals.deadline': { max: '30d', why: 'an approval left open longer than 30 days is forgotten, not pending' },
+};
+
 const duration = (what: string) =>
-  z.string().refine((v) => DURATION_PATTERN.test(v.trim()), {
-    message: `${what} must be a duration such as "90s", "30m", "24h" or "7d"`,
-  });
+  z
+    .string()
+    .refine((v) => DURATION_PATTERN.test(v.trim()), {
+      message: `${what} must be a duration such as "90s", "30m", "24h" or "7d"`,
+    })
+    .refine((v) => !DURATION_LIMITS[what] || (parseDuration(v) ?? 0) <= parseDuration(DURATION_LIMITS[what].max)!, {
+      message: `${what} is at most ${DURATION_LIMITS[what]?.max}: ${DURATION_LIMITS[what]?.why}`,
+    });
+
+/**
+ * Free text (prompts, display names, notes, reasons): anything but a key string, which is refused
+ * without being repeated, since the text would be kept in histories, results and reports.
+ */
+export function freeText(what: string, max: number) {
+  return z
+    .string()
+    .max(max, `${what} is limited to ${max} characters`)
+    .refine((v) => !looksLikeKeyString(v), { message: `${what} holds what looks like an API key string: remove it (keys are named by resource name, never pasted)` });
+}
 
 const pipelineName = z
   .string()
@@ -53,12 +84,12 @@ const ipOrCidr = z
 
 export const DualRunPromptSchema = z.strictObject({
   /** The prompt text sent on both paths. */
-  text: z.string().min(1).max(20_000),
-  system: z.string().max(20_000).optional(),
+  text: freeText('dualRun prompt text', 20_000).pipe(z.string().min(1)),
+  system: freeText('dualRun prompt system', 20_000).optional(),
   /** Ask for JSON output; outputs are then compared parsed. */
   json: z.boolean().default(false),
   /** Words the output must contain: used when the key side has no baseline (a repair). */
-  expectContains: z.array(z.string().min(1)).max(20).optional(),
+  expectContains: z.array(freeText('expectContains entries', 2_000).pipe(z.string().min(1))).max(20).optional(),
 });
 
 export const CanaryStepSchema = z.strictObject({
@@ -88,6 +119,13 @@ export const PipelineSpecSchema = z.strictObject({
   project: projectId,
   apiKey: keyResourceName,
   stopgap: z.boolean().default(true),
+  /**
+   * Who makes the pipeline's account, its roles and its federation: `keyless` (default) at
+   * provision and identity, or `pre-provisioned`: the operator made them, and keyless only reads
+   * and checks them, failing with what is missing and the command that makes it; the
+   * orchestrator then needs no IAM-admin role at all.
+   */
+  provisioning: z.enum(['keyless', 'pre-provisioned']).default('keyless'),
   /** Where the job runs: how it gets the account's identity there. Absent: `external` (the operator arranges it). */
   runtime: RuntimeSchema.default({ kind: 'external' }),
   /** The account keyless creates (or adopts) for the pipeline; a `google` runtime adopts the account the job already runs as instead. */
@@ -95,7 +133,7 @@ export const PipelineSpecSchema = z.strictObject({
     .strictObject({
       accountId,
       create: z.boolean().default(true),
-      displayName: z.string().max(100).optional(),
+      displayName: freeText('serviceAccount.displayName', 100).optional(),
       /** Keep the account and its role on rollback even if keyless created them. */
       keepOnRollback: z.boolean().default(false),
     })
@@ -214,7 +252,7 @@ export const PipelineSpecSchema = z.strictObject({
       cutover: z.boolean().default(true),
       finalize: z.boolean().default(true),
       /** Who may approve, reject or promote; anyone when absent. */
-      approvers: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+      approvers: z.array(freeText('approvals.approvers entries', 200).pipe(z.string().min(1))).min(1).max(100).optional(),
       /**
        * `google-id-token`: approve, reject and promote carry a Google ID token and the approver is
        * whoever it proves; `none`: the payload's `by` is taken as typed (unverified). Default:
@@ -226,6 +264,11 @@ export const PipelineSpecSchema = z.strictObject({
     })
     .prefault({}),
 }).superRefine((spec, ctx) => {
+  // A key named by project number is checked at inventory, where the number is resolved.
+  const keyProject = /^projects\/([^/]+)\//.exec(spec.apiKey)?.[1];
+  if (keyProject && !/^[0-9]+$/.test(keyProject) && keyProject !== spec.project) {
+    ctx.addIssue({ code: 'custom', path: ['apiKey'], message: `apiKey names a key of project ${keyProject}, not of the spec's project ${spec.project}: a migration changes only its own project's keys` });
+  }
   if (spec.runtime.kind === 'google') {
     if (spec.serviceAccount) {
       ctx.addIssue({ code: 'custom', path: ['serviceAccount'], message: 'a google runtime adopts the account the job already runs as (runtime.serviceAccount or runtime.cloudRunJob), so the job keeps its other permissions: remove serviceAccount' });

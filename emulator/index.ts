@@ -50,6 +50,8 @@ export interface StartEmulatorOptions {
    * A port that cannot be bound fails the start instead of moving elsewhere.
    */
   metadataPorts?: Record<string, number>;
+  /** Honour `x-keyless-emulator-client-ip` (tests of IP-restricted keys only; `keyless emulator --trust-client-ip-header`). */
+  trustClientIpHeader?: boolean;
 }
 
 /** The emulator could not bind an account's fixed metadata port. */
@@ -165,7 +167,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
   const metadataHosts = () => Object.fromEntries([...metadataServers.entries()].map(([email, { host }]) => [email, host]));
 
   const router = new Router([]);
-  const { server, port } = await listen({ core, router }, options.port ?? 0);
+  const { server, port } = await listen({ core, router, ...(options.trustClientIpHeader ? { trustClientIpHeader: true } : {}) }, options.port ?? 0);
   const baseUrl = `http://127.0.0.1:${port}`;
   core.baseUrl = baseUrl;
   const issuers = new OidcIssuers(core);

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import type { GenerateContentParameters, GenerateContentResponse, GoogleGenAI } from '@google/genai';
 import { GoogleAuth, type AuthClient, type OAuth2Client } from 'google-auth-library';
+import { emulatorCredentials } from '../google/emulator-credentials';
 import { CLOUD_PLATFORM, endpointConfigFromEnv, type EndpointConfig } from '../google/endpoints';
 import { createGenAi, type GenAiTarget } from '../google/genai';
 import { impersonatedClient } from '../google/impersonation';
@@ -37,8 +38,18 @@ export interface CallOutcome {
 
 export interface GeminiClientOptions {
   pipeline: string;
-  /** The route's store (`file://dir` or `gs://bucket/prefix`, as in the spec's route.store), or any RouteSource. */
+  /**
+   * The pipeline's project, as in its spec: its route is read at `<store>/<project>/<pipeline>.json`
+   * (then once at the old `<store>/<pipeline>.json`) and must name this project.
+   */
+  project: string;
+  /**
+   * The route's store (`file://dir` or `gs://bucket/prefix`, as in the spec's route.store), whose
+   * documents are held to the route rules; or a RouteSource of the pipeline's own code, trusted as it is.
+   */
   route: { store: string } | RouteSource;
+  /** Pins beyond the project: `serviceAccount` refuses a route naming another account (and allows one of another project). */
+  expect?: { serviceAccount?: string };
   /** The API key, as the pipeline reads it from its secret store; default GEMINI_API_KEY / GOOGLE_API_KEY. Asked for only when the key path is taken. */
   apiKey?: () => Promise<string>;
   /** 'per-run' (default): every call of a run uses one auth; 'per-call': each call decides. */
@@ -88,9 +99,12 @@ export function createGeminiClient(options: GeminiClientOptions): GeminiClient {
   const env = options.env ?? process.env;
   assertNoConflictingCredentials(env);
   let google: PipelineGoogle | undefined;
-  const lazyGoogle = () => (google ??= pipelineGoogle(endpointConfigFromEnv(env), options.authClient));
-  const source = 'read' in options.route ? options.route : routeSourceFromStore(options.route.store, options.pipeline, () => lazyGoogle().storage());
+  const lazyGoogle = () => (google ??= pipelineGoogle(endpointConfigFromEnv(env), options.authClient, env));
+  const reader = { pipeline: options.pipeline, project: options.project, ...(options.expect ? { expect: options.expect } : {}) };
+  const fromStore = !('read' in options.route);
+  const source = 'read' in options.route ? options.route : routeSourceFromStore(options.route.store, reader, () => lazyGoogle().storage());
   const routes = new RouteCache({
+    ...(fromStore ? { reader } : {}),
     pipeline: options.pipeline,
     source,
     ttlMs: options.ttlMs ?? DEFAULT_ROUTE_TTL_MS,
@@ -152,14 +166,18 @@ interface PipelineGoogle {
   impersonate(serviceAccount: string): Promise<AuthClient>;
 }
 
-function pipelineGoogle(config: EndpointConfig, authClient: OAuth2Client | undefined): PipelineGoogle {
+function pipelineGoogle(config: EndpointConfig, authClient: OAuth2Client | undefined, env: Record<string, string | undefined>): PipelineGoogle {
   let storage: Storage | undefined;
   let auth: GoogleAuth | OAuth2Client | undefined;
+  let emulator: OAuth2Client | undefined;
+  // With the emulator every client gets explicit emulator credentials, never ADC's search (which
+  // finds the user's own gcloud login first): see google/emulator-credentials.ts for the order.
+  const own = (): OAuth2Client | undefined => authClient ?? (config.mode === 'emulator' ? (emulator ??= emulatorCredentials(config, env)) : undefined);
   return {
     // A caller's own credentials (authClient) act for Vertex too, as with the orchestrator's clients.
-    genai: (target, asAccount) => createGenAi(config, target, target.kind === 'vertex' ? (asAccount ?? authClient) : undefined),
-    storage: () => (storage ??= createStorage(config, authClient)),
-    impersonate: (serviceAccount) => impersonatedClient(config, (auth ??= authClient ?? new GoogleAuth({ scopes: [CLOUD_PLATFORM] })), serviceAccount, { lifetimeSeconds: 3600 }),
+    genai: (target, asAccount) => createGenAi(config, target, target.kind === 'vertex' ? (asAccount ?? own()) : undefined),
+    storage: () => (storage ??= createStorage(config, own())),
+    impersonate: (serviceAccount) => impersonatedClient(config, (auth ??= own() ?? new GoogleAuth({ scopes: [CLOUD_PLATFORM] })), serviceAccount, { lifetimeSeconds: 3600 }),
   };
 }
 

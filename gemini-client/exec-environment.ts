@@ -7,7 +7,7 @@
 
 import { isIPv4 } from 'node:net';
 import type { RouteView } from './route-cache-core';
-import { PIPELINE_RE, PROJECT_RE } from './route-rules';
+import { PIPELINE_RE, PROJECT_RE } from '../contracts/route-rules';
 
 export const EXEC_EXAMPLE = 'keyless exec --pipeline nightly-summarizer --store gs://my-project-keyless-routes --project my-project -- python summarize.py';
 

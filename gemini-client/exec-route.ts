@@ -10,7 +10,7 @@ import type { Route } from '../contracts/route';
 import { routeDocumentNames, type ExecOptions } from './exec-environment';
 import { RouteCache, type RouteSource, type RouteView } from './route-cache-core';
 import { defaultRouteCacheFile, readRouteDiskEntry, writeRouteDiskEntry } from './route-disk-cache';
-import { MAX_ROUTE_BYTES, parseRouteDocument, RouteRefused, type RouteDocumentContext } from './route-rules';
+import { MAX_ROUTE_BYTES, parseRouteDocument, RouteRefused, type RouteDocumentContext } from '../contracts/route-rules';
 
 export interface ExecRouteInput {
   options: ExecOptions;
@@ -123,12 +123,15 @@ function gcsSource(options: ExecOptions, storage: RouteStorage | Error, context:
 
 /** Cloud Storage with the runner's ADC, or the identity of KEYLESS_CREDENTIAL_CONFIG (the job reads its route as it will call Vertex). */
 async function routeStorage(env: Record<string, string | undefined>) {
-  const [{ createStorage }, { endpointConfigFromEnv, CLOUD_PLATFORM }, { GoogleAuth }] = await Promise.all([
+  const [{ createStorage }, { endpointConfigFromEnv, CLOUD_PLATFORM }, { GoogleAuth }, { emulatorCredentials }] = await Promise.all([
     import('../google/storage'),
     import('../google/endpoints'),
     import('google-auth-library'),
+    import('../google/emulator-credentials'),
   ]);
   const config = endpointConfigFromEnv(env);
+  // The emulator gets its own credentials only, never the runner's ADC search (google/emulator-credentials.ts).
+  if (config.mode === 'emulator') return createStorage(config, emulatorCredentials(config, env));
   const credentialConfig = env.KEYLESS_CREDENTIAL_CONFIG;
   if (!credentialConfig) return createStorage(config);
   const client = await new GoogleAuth({ keyFilename: credentialConfig, scopes: [CLOUD_PLATFORM] }).getClient();

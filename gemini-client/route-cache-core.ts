@@ -10,8 +10,8 @@ import type { Route } from '../contracts/route';
 export interface RouteSource {
   /** For messages: the document's location. */
   readonly location: string;
-  /** The route, or undefined when none was published yet; throws when the store cannot be read. */
-  read(): Promise<Route | undefined>;
+  /** The route, or undefined when none was published yet; throws when the store cannot be read. `signal` fires when the reader gives up (its timeout). */
+  read(signal?: AbortSignal): Promise<Route | undefined>;
 }
 
 /** The route a decision uses, and how fresh it is. */
@@ -67,7 +67,7 @@ export class RouteCache {
 
   private async refresh(): Promise<RouteView> {
     try {
-      const route = await withTimeout(this.options.source.read(), this.options.readTimeoutMs, this.options.source.location);
+      const route = await withTimeout((signal) => this.options.source.read(signal), this.options.readTimeoutMs, this.options.source.location);
       if (route && route.pipeline !== this.options.pipeline) {
         throw new Error(`${this.options.source.location} holds the route of ${route.pipeline}, not ${this.options.pipeline}`);
       }
@@ -84,11 +84,17 @@ export class RouteCache {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/** Races the read against the timeout, and aborts the read (its request or file read) when the timeout wins. */
+function withTimeout<T>(start: (signal: AbortSignal) => Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const controller = new AbortController();
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`reading ${what} took longer than ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      const err = new Error(`reading ${what} took longer than ${ms} ms`);
+      controller.abort(err);
+      reject(err);
+    }, ms);
     timer.unref();
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([start(controller.signal), timeout]).finally(() => clearTimeout(timer));
 }

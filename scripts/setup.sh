@@ -25,8 +25,9 @@ lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
 stamp="node_modules/.keyless-lock-sha256"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
   echo "setup: installing npm packages from package-lock.json (npm ci)" >&2
-  # Install scripts of dependencies are denied in package.json#allowScripts: none is needed.
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # No dependency's install script runs: none is needed, and package.json#allowScripts is only
+  # advisory in npm 11 (its own docs say so), so --ignore-scripts is what actually stops them.
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2
   echo "$lock_sum" > "$stamp"
 else
   say "npm packages up to date"

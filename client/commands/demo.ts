@@ -7,6 +7,7 @@
 // emulator issues tokens for, calling Vertex through Workload Identity Federation with the
 // configuration `keyless credentials` wrote, never with keyless's identity.
 
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
@@ -228,8 +229,14 @@ async function startExecSample(stack: { emulator?: { envFor(email: string): Prom
     const [key] = await clients.apiKeys.getKeyString({ name: `projects/demo-project/locations/global/keys/${EXEC_PIPELINE}` });
     const runtime = stack.emulator ? await stack.emulator.envFor(`${EXEC_PIPELINE}@demo-project.iam.gserviceaccount.com`) : {};
     const env: Record<string, string> = {};
-    for (const [name, value] of Object.entries(process.env)) if (value !== undefined && name !== 'METADATA_SERVER_DETECTION') env[name] = value;
+    // The job's libraries (google-auth) search ADC themselves: the user's own credentials must not
+    // be found there, so the job gets no GOOGLE_APPLICATION_CREDENTIALS and an empty gcloud folder.
+    const hidden = new Set(['METADATA_SERVER_DETECTION', 'GOOGLE_APPLICATION_CREDENTIALS', 'CLOUDSDK_CONFIG']);
+    for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !hidden.has(name)) env[name] = value;
+    const gcloudConfig = resolve('.keyless', 'job-gcloud');
+    await mkdir(gcloudConfig, { recursive: true, mode: 0o700 });
     Object.assign(env, runtime, {
+      CLOUDSDK_CONFIG: gcloudConfig,
       ...(runtime.GCE_METADATA_HOST ? { GCE_METADATA_IP: runtime.GCE_METADATA_HOST } : {}),
       GEMINI_API_KEY: key.keyString ?? '',
       PYTHONPATH: pythonPath,

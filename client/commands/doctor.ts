@@ -234,9 +234,14 @@ async function checkRoute(options: DoctorOptions, add: (f: Omit<Finding, 'fix'> 
     add({ check: 'route', ok: false, blocking: false, message: 'no pipeline and route store given: the route was not checked', fix: 'pass --spec <file>, or --pipeline and --store' });
     return undefined;
   }
+  if (!options.project) {
+    add({ check: 'route', ok: false, blocking: true, message: `no project given: the route lives at ${options.routeStore}/<project>/${options.pipeline}.json`, fix: 'pass --spec <file>, or --project with the spec\'s project' });
+    return undefined;
+  }
   let source: RouteSource;
   try {
-    source = routeSourceFromStore(options.routeStore, options.pipeline, () => createStorage(endpointConfigFromEnv(options.env)));
+    // The pipeline's own readers' rules: its project's place first, the account pinned when the spec names it.
+    source = routeSourceFromStore(options.routeStore, { pipeline: options.pipeline, project: options.project, ...(options.serviceAccount ? { expect: { serviceAccount: options.serviceAccount } } : {}) }, () => createStorage(endpointConfigFromEnv(options.env)));
   } catch (err) {
     add({ check: 'route', ok: false, blocking: true, message: (err as Error).message, fix: 'use the route.store of the pipeline\'s spec' });
     return undefined;
@@ -278,6 +283,7 @@ async function liveCall(
     // The library itself makes the call, so doctor tests the exact path the pipeline takes.
     const client = createGeminiClient({
       pipeline: route.pipeline,
+      project: route.project,
       route: { location: 'doctor', read: async () => route },
       env: options.env,
       vertexAuth: options.vertexAuth ?? 'adc',

@@ -63,7 +63,7 @@ export async function readPlanFacts(clients: GoogleClients, spec: PipelineSpec, 
   // A new account has no policy yet: the grant is certainly to do.
   const accountIam = account && orchestrator ? await readOrExplain(`reading the IAM policy of ${email}`, () => serviceAccountPolicy(clients, email).read()) : undefined;
   // A store the planner cannot read is not a reason to refuse a plan.
-  const current = await readRouteFrom(builtInRouteStores(() => clients.storage), spec.route.store, spec.pipeline).catch(() => undefined);
+  const current = await readRouteFrom(builtInRouteStores(() => clients.storage), spec.route.store, spec.pipeline, { project: spec.project }).catch(() => undefined);
   const federated = isFederated(spec.runtime) ? await readWorkloadIdentity(clients, spec.project, spec.runtime, spec.pipeline, email) : undefined;
   // Nor is a Monitoring it cannot read: the steps are then listed without estimates.
   const observedVolume = key.audit.uid

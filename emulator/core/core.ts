@@ -476,12 +476,12 @@ export class EmulatorCore {
    * resource's own policy. Propagation applies only when asked (Vertex models it; admin
    * surfaces take effect at once so the orchestrator's own read-modify-writes stay simple).
    */
-  hasPermission(principal: Principal, projectId: string, permission: string, options: { resourcePolicy?: PolicyRecord; honourPropagation?: boolean } = {}): boolean {
+  hasPermission(principal: Principal, projectId: string, permission: string, options: { resourcePolicy?: PolicyRecord; honourPropagation?: boolean; modifiedRoles?: readonly string[] } = {}): boolean {
     const members = membersOf(principal);
     const test = (role: string) => roleGrants(role, permission);
     const policies = [this.state.projects[projectId]?.policy, options.resourcePolicy].filter((p): p is PolicyRecord => p !== undefined);
     return policies.some((policy) => {
-      const grant = policyGrant(policy, members, test);
+      const grant = policyGrant(policy, members, test, options.modifiedRoles ? { modifiedRoles: options.modifiedRoles } : {});
       return grant.granted && (!options.honourPropagation || this.propagated(grant.since!));
     });
   }

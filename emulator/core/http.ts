@@ -98,6 +98,25 @@ export interface ListenerOptions {
   router: Router;
   /** Answer for paths no route matches; defaults to Google's JSON 404. */
   notFound?: (req: EmuRequest) => EmuResponse;
+  /**
+   * Take the caller's address from `x-keyless-emulator-client-ip` (the test suite's way to call
+   * from a fixed egress IP). Off unless the emulator was started for tests: otherwise any local
+   * process could pass an IP-restricted key's check by naming an allowed address.
+   */
+  trustClientIpHeader?: boolean;
+}
+
+/**
+ * Whether a Host header names this machine: localhost, 127.0.0.0/8 or [::1], any port. A page in a
+ * browser can reach a loopback port through a name it controls (DNS rebinding), but its requests
+ * then carry that name, so they are refused before any route sees them.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  const lower = name.toLowerCase().replace(/\.$/, '');
+  if (lower === 'localhost' || lower.endsWith('.localhost') || lower === '::1') return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(lower) && lower.split('.').every((n) => Number(n) <= 255);
 }
 
 function isJsonContentType(contentType: string | undefined): boolean {
@@ -130,7 +149,7 @@ export async function handleRequest(options: ListenerOptions, req: IncomingMessa
     } catch {
       // A malformed escape stays as sent; routes match the raw form anyway.
     }
-    const overrideIp = req.headers['x-keyless-emulator-client-ip'];
+    const overrideIp = options.trustClientIpHeader ? req.headers['x-keyless-emulator-client-ip'] : undefined;
     emuReq = {
       method,
       rawPath,
@@ -143,7 +162,10 @@ export async function handleRequest(options: ListenerOptions, req: IncomingMessa
       params: {},
       receivedAt,
     };
-    if (body === 'too-large') {
+    if (!isLoopbackHost(req.headers.host)) {
+      // The name is not repeated: the answer goes to whatever page sent it.
+      response = googleErrorResponse('PERMISSION_DENIED', 'The emulator answers only requests addressed to a loopback name (localhost, 127.0.0.1, [::1]).', {});
+    } else if (body === 'too-large') {
       response = googleErrorResponse('INVALID_ARGUMENT', `Request payload size exceeds the limit: ${MAX_BODY_BYTES} bytes.`, {});
     } else {
       const matched = router.match(method, rawPath);

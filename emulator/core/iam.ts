@@ -45,6 +45,8 @@ export const ROLE_PERMISSIONS: Record<string, readonly string[]> = {
   'roles/run.viewer': RUN_READ,
   'roles/run.developer': ['run.*'],
   'roles/run.admin': ['run.*'],
+  // Reads every IAM policy, changes none: what keyless needs in pre-provisioned mode.
+  'roles/iam.securityReviewer': ['iam.serviceAccounts.getIamPolicy', 'iam.serviceAccounts.get', 'iam.serviceAccounts.list', 'resourcemanager.projects.get', 'resourcemanager.projects.getIamPolicy', ...WIF_READ],
   'roles/iam.securityAdmin': ['iam.serviceAccounts.getIamPolicy', 'iam.serviceAccounts.setIamPolicy', 'resourcemanager.projects.getIamPolicy', 'resourcemanager.projects.setIamPolicy'],
   'roles/resourcemanager.projectIamAdmin': ['resourcemanager.projects.getIamPolicy', 'resourcemanager.projects.setIamPolicy'],
   'roles/monitoring.viewer': ['monitoring.timeSeries.list', 'monitoring.metricDescriptors.get', 'monitoring.metricDescriptors.list'],
@@ -83,11 +85,35 @@ export function describePrincipal(principal: Principal | undefined): string {
 
 export const bindingKey = (role: string, member: string) => `${role} ${member}`;
 
-/** Binding check of one policy: does any of `members` hold a role granting `permission`, and since when. */
-export function policyGrant(policy: PolicyRecord, members: readonly string[], test: (role: string) => boolean): { granted: boolean; since?: string } {
+/**
+ * The one IAM condition the emulator evaluates: Google's documented form that limits a
+ * setIamPolicy grant to the roles it lists,
+ * `api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['roles/…', …])`.
+ * Returns the listed roles, or undefined for any other expression (refused when written).
+ */
+export function grantsConditionRoles(expression: string): string[] | undefined {
+  const m = /^\s*api\.getAttribute\(\s*(['"])iam\.googleapis\.com\/modifiedGrantsByRole\1\s*,\s*\[\s*\]\s*\)\.hasOnly\(\s*\[([^\]]*)\]\s*\)\s*$/.exec(expression);
+  if (!m) return undefined;
+  const items = m[2]!.split(',').map((x) => x.trim()).filter(Boolean);
+  const roles = items.map((x) => /^(['"])(roles\/[A-Za-z0-9_.]+)\1$/.exec(x)?.[2]);
+  return roles.every((r): r is string => r !== undefined) ? roles : undefined;
+}
+
+/** What a permission check knows of the request: the roles a setIamPolicy call changes (none for any other call). */
+export interface GrantContext {
+  modifiedRoles?: readonly string[];
+}
+
+/** Binding check of one policy: does any of `members` hold a role granting `permission`, and since when; a conditional binding counts only where its condition holds. */
+export function policyGrant(policy: PolicyRecord, members: readonly string[], test: (role: string) => boolean, context: GrantContext = {}): { granted: boolean; since?: string } {
   let since: string | undefined;
   for (const binding of policy.bindings) {
     if (!test(binding.role)) continue;
+    if (binding.condition) {
+      const allowed = grantsConditionRoles(binding.condition.expression);
+      // Outside setIamPolicy the attribute is the empty list, for which hasOnly holds.
+      if (!allowed || !(context.modifiedRoles ?? []).every((r) => allowed.includes(r))) continue;
+    }
     for (const member of binding.members) {
       if (!members.includes(member)) continue;
       const at = policy.grantedAt[bindingKey(binding.role, member)] ?? '1970-01-01T00:00:00.000Z';
@@ -173,7 +199,16 @@ export function replacePolicy(current: PolicyRecord, input: unknown, options: Se
       }
       options.checkMember?.(member);
     }
-    if (b.condition !== undefined) hasConditions = true;
+    if (b.condition !== undefined) {
+      hasConditions = true;
+      const expression = (b.condition as { expression?: unknown } | null)?.expression;
+      // A condition the emulator cannot evaluate is refused, never stored and ignored: ignoring it would grant more than the policy says.
+      if (typeof expression !== 'string' || grantsConditionRoles(expression) === undefined) {
+        throw invalidArgument(
+          `Condition of policy.bindings[${i}] is not one the emulator evaluates: it evaluates api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['roles/…']) only, and refuses any other conditional binding rather than ignore its condition.`,
+        );
+      }
+    }
     bindings.push({ role: b.role, members: [...new Set(members as string[])], ...(b.condition !== undefined ? { condition: b.condition as Binding['condition'] } : {}) });
   }
   const version = typeof policy.version === 'number' ? policy.version : Number(policy.version ?? 1);
@@ -194,4 +229,21 @@ export function replacePolicy(current: PolicyRecord, input: unknown, options: Se
     etag: newPolicyEtag(),
     grantedAt,
   };
+}
+
+/** Roles whose members differ between two policies (conditional bindings included): what a setIamPolicy call modifies. */
+export function modifiedRoles(before: PolicyRecord, after: PolicyRecord): string[] {
+  const view = (p: PolicyRecord) => {
+    const byRole = new Map<string, Set<string>>();
+    for (const b of p.bindings) for (const m of b.members) (byRole.get(b.role) ?? byRole.set(b.role, new Set()).get(b.role)!).add(`${m}|${b.condition?.expression ?? ''}`);
+    return byRole;
+  };
+  const a = view(before);
+  const b = view(after);
+  const roles = new Set([...a.keys(), ...b.keys()]);
+  return [...roles].filter((role) => {
+    const x = a.get(role) ?? new Set<string>();
+    const y = b.get(role) ?? new Set<string>();
+    return x.size !== y.size || [...x].some((v) => !y.has(v));
+  });
 }

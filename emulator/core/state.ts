@@ -256,7 +256,8 @@ export async function readStateFile(path: string): Promise<EmulatorState | undef
 export async function writeStateFile(path: string, state: EmulatorState): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
-  await writeFile(tmp, JSON.stringify(state));
+  // Private: the state holds key strings and the signing keys of every account.
+  await writeFile(tmp, JSON.stringify(state), { mode: 0o600, flag: 'wx' });
   await rename(tmp, path);
 }
 
@@ -264,6 +265,6 @@ export async function writeStateFile(path: string, state: EmulatorState): Promis
 export function writeStateFileSync(path: string, state: EmulatorState): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state));
+  writeFileSync(tmp, JSON.stringify(state), { mode: 0o600, flag: 'wx' });
   renameSync(tmp, path);
 }

@@ -7,7 +7,7 @@
 import type { EmuRequest, EmuResponse, RouteDef } from '../core/contract';
 import { GoogleApiError, invalidArgument } from '../core/errors';
 import type { GenerativeContext, GenerativeState, TrafficBucket, TrafficLabels } from './generative-context';
-import { bearerPrincipal } from './generative-common';
+import { bearerPrincipal, policyMembersOf } from './generative-common';
 
 export const REQUEST_COUNT_METRIC = 'serviceruntime.googleapis.com/api/request_count';
 export const REQUEST_LATENCIES_METRIC = 'serviceruntime.googleapis.com/api/request_latencies';
@@ -495,11 +495,15 @@ function percentileSeconds(dist: Dist, q: number): number {
   return scale * growthFactor ** numFiniteBuckets;
 }
 
+/** Roles that hold monitoring.timeSeries.list, as Google's predefined roles do. */
+const TIME_SERIES_READERS = ['roles/monitoring.viewer', 'roles/monitoring.editor', 'roles/monitoring.admin', 'roles/viewer', 'roles/editor', 'roles/owner'] as const;
+
 function listTimeSeries(ctx: GenerativeContext, req: EmuRequest): EmuResponse {
-  bearerPrincipal(ctx, req, 'monitoring.googleapis.com', 'google.monitoring.v3.MetricService.ListTimeSeries');
+  const principal = bearerPrincipal(ctx, req, 'monitoring.googleapis.com', 'google.monitoring.v3.MetricService.ListTimeSeries');
   const projectParam = req.params.project!;
   const project = ctx.resolveProject(projectParam);
-  if (!project) {
+  // Traffic names every caller's account and key: only a principal with the permission may read it.
+  if (!project || !ctx.hasProjectRole(project.projectId, policyMembersOf(principal), TIME_SERIES_READERS).granted) {
     throw new GoogleApiError('PERMISSION_DENIED', `Permission monitoring.timeSeries.list denied (or the resource may not exist).`, {
       reason: 'IAM_PERMISSION_DENIED',
       domain: 'iam.googleapis.com',

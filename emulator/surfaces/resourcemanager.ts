@@ -4,7 +4,7 @@
 import type { EmuRequest, EmuResponse, RouteDef } from '../core/contract';
 import type { EmulatorCore } from '../core/core';
 import { GoogleApiError, invalidArgument } from '../core/errors';
-import { policyView, replacePolicy } from '../core/iam';
+import { modifiedRoles, policyView, replacePolicy } from '../core/iam';
 import { checkServiceAccountMember } from './iam';
 
 const COLON = '(?::|%3A)';
@@ -44,7 +44,12 @@ export function resourceManagerRoutes(core: EmulatorCore): RouteDef[] {
     const input: Record<string, unknown> = { ...body.policy };
     if (!mask.includes('auditConfigs') && !mask.includes('audit_configs')) delete input.auditConfigs;
     if (!mask.includes('bindings')) input.bindings = project.policy.bindings;
-    project.policy = replacePolicy(project.policy, input, { now: core.nowIso(), checkMember: checkServiceAccountMember(core, legacy), legacy });
+    const next = replacePolicy(project.policy, input, { now: core.nowIso(), checkMember: checkServiceAccountMember(core, legacy), legacy });
+    // A grant limited by a modifiedGrantsByRole condition covers only the roles it lists.
+    if (!core.hasPermission(core.requireCaller(req), project.projectId, 'resourcemanager.projects.setIamPolicy', { modifiedRoles: modifiedRoles(project.policy, next) })) {
+      throw new GoogleApiError('PERMISSION_DENIED', 'The caller does not have permission', legacy ? { legacyReason: 'forbidden' } : {});
+    }
+    project.policy = next;
     core.markDirty();
     return { body: policyView(project.policy, 3) };
   };

@@ -72,6 +72,7 @@ function routedCall(sample: SamplePipeline, options: SampleRunOptions, keyString
   let lastMode: AuthMode = 'api-key';
   const gemini: GeminiClient = createGeminiClient({
     pipeline: sample.name,
+    project: sample.apiKey.split('/')[1]!,
     route: { store: options.routesStore },
     apiKey: async () => keyString,
     mode: 'per-run',

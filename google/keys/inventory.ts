@@ -1,7 +1,8 @@
 // Inventory: what every key of a project may do and who uses it, the seed article's audit. Reads
 // only; never fetches a key string.
 
-import { ErrorType } from '../../contracts/errors';
+import { ErrorType, KeylessError } from '../../contracts/errors';
+import { projectNumber } from '../workload-identity';
 import type { GoogleClients } from '../clients';
 import { googleError } from '../errors';
 import { listApiKeysPage } from './rest';
@@ -37,6 +38,7 @@ export async function inventoryProject(clients: GoogleClients, input: InventoryP
 
 /** One key's audit and the snapshot compensation restores; a soft-deleted key comes back as `state: deleted`. */
 export async function inspectKey(clients: GoogleClients, input: InspectKeyInput): Promise<KeyInspection> {
+  if (input.project) await assertKeyOfProject(clients, input.apiKey, input.project);
   const key = await readKey(clients, input.apiKey, 'inspectKey');
   const audit = auditKey(key);
   return {
@@ -44,4 +46,21 @@ export async function inspectKey(clients: GoogleClients, input: InspectKeyInput)
     snapshot: snapshotOf(key),
     sharedWith: audit.pipelines.filter((p) => p !== input.pipeline),
   };
+}
+
+/**
+ * A migration acts on its own project only: the key a spec names must be a key of the spec's
+ * project, whether its resource name gives the project id or (as Google's own answers do) the
+ * project number, which is resolved here. Otherwise a spec for one project could restrict or
+ * delete another project's key with the orchestrator's rights there.
+ */
+export async function assertKeyOfProject(clients: GoogleClients, apiKey: string, project: string): Promise<void> {
+  const owner = /^projects\/([^/]+)\//.exec(apiKey)?.[1] ?? '';
+  const same = /^[0-9]+$/.test(owner) ? owner === (await projectNumber(clients, project)) : owner === project;
+  if (!same) {
+    throw new KeylessError({
+      type: ErrorType.InvalidSpec,
+      message: `apiKey names a key of project ${owner}, not of the spec's project ${project}: a migration changes only its own project's keys; migrate that key with a spec for its project`,
+    });
+  }
 }

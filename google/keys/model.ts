@@ -1,6 +1,7 @@
 // What keyless knows about an API key, as small JSON values, and the seed article's audit as pure
 // functions of the API Keys v2 JSON (so the CLI, the activities and tests classify alike).
 
+import { PIPELINE_RE } from '../../contracts/route-rules';
 import type { AppRestriction, KeyAudit, KeyRestrictions, KeySnapshot } from '../../contracts/reports';
 
 export type { AppRestriction, KeyAudit, KeyRestrictions, KeySnapshot } from '../../contracts/reports';
@@ -50,11 +51,16 @@ export function servicesOf(restrictions: KeyRestrictions | undefined): string[] 
   return (restrictions?.apiTargets ?? []).map((t) => t.service ?? '').filter(Boolean);
 }
 
+/**
+ * The pipelines a key's annotation names. Anyone who may edit the key writes the annotation, and
+ * its names become route-store paths (the shared-key wait reads their routes), so only names that
+ * pass the spec's pipeline rule are kept: `../x` or `a/b` never reaches a path.
+ */
 export function pipelinesOf(annotations: Record<string, string> | undefined): string[] {
   return (annotations?.[PIPELINE_ANNOTATION] ?? '')
     .split(',')
     .map((p) => p.trim())
-    .filter(Boolean);
+    .filter((p) => PIPELINE_RE.test(p));
 }
 
 export function auditKey(key: ApiKeyResource): KeyAudit {

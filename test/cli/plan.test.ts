@@ -34,7 +34,7 @@ async function auditLog(): Promise<AuditEntry[]> {
 }
 
 describe('keyless plan', () => {
-  it('given the nightly-summarizer spec, lists stopgap, account, binding, token creator, its GitHub Actions pool, provider and binding, three routes and finalize, changing nothing', async () => {
+  it('given the nightly-summarizer spec, lists stopgap, account, binding, token creator, its GitHub Actions pool, provider and binding, the token creator taken back after the dual-run, three routes and finalize, changing nothing', async () => {
     const spec = await loadSpec(specPath);
     const before = await auditLog();
     const [keyBefore] = await cloud.clients.apiKeys.getKey({ name: spec.apiKey });
@@ -50,6 +50,7 @@ describe('keyless plan', () => {
       'identity:workload-identity-pool-created',
       'identity:workload-identity-provider-created',
       'identity:workload-identity-user-granted',
+      'dual-run:token-creator-removed',
       'canary:route-published',
       'canary:route-published',
       'canary:route-published',
@@ -64,12 +65,13 @@ describe('keyless plan', () => {
     expect(changes[1]!.target).toBe('nightly-summarizer@demo-project.iam.gserviceaccount.com');
     expect(changes[5]!.target).toBe('projects/480213697513/locations/global/workloadIdentityPools/keyless/providers/nightly-summarizer');
     expect(changes[5]!.detail).toContain("assertion.repository_id == '812345678'");
-    expect(changes[7]!.target).toBe('file://.keyless/routes/nightly-summarizer.json');
+    expect(changes[7]!.target).toBe('nightly-summarizer@demo-project.iam.gserviceaccount.com');
+    expect(changes[8]!.target).toBe('file://.keyless/routes/demo-project/nightly-summarizer.json');
     expect(steps.find((s) => s.stage === 'probe')?.detail).toMatch(/gemini-2\.5-flash/);
 
     const table = renderPlan(steps);
     expect(table).toMatch(/^#\s+STAGE\s+MUTATION/);
-    expect(table).toMatch(/11 mutation\(s\) to make/);
+    expect(table).toMatch(/12 mutation\(s\) to make/);
 
     const after = await auditLog();
     expect(after.slice(before.length)).toEqual([]);

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DEFAULT_TASK_QUEUE, SEARCH_ATTRIBUTES } from '../../contracts/names';
 import { DEMO_ORCHESTRATOR, DEMO_PROJECT } from '../../emulator';
+import { endpointConfigFromEnv } from '../../google/endpoints';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const read = (path: string) => readFileSync(resolve(root, path), 'utf8');
@@ -199,6 +200,8 @@ describe('docker-compose.yml', () => {
     expect(worker.environment).toMatchObject({ KEYLESS_EMULATOR: `http://127.0.0.1:${emulatorPort}`, KEYLESS_ORCHESTRATOR: DEMO_ORCHESTRATOR, GOOGLE_CLOUD_PROJECT: DEMO_PROJECT });
     expect(worker.depends_on!.emulator).toEqual({ condition: 'service_healthy' });
     expect(worker.command).toEqual(['sh', 'deploy/worker-on-emulator.sh']);
+    // keyless refuses a KEYLESS_EMULATOR that is not loopback: the worker's value must pass that rule.
+    expect(endpointConfigFromEnv({ KEYLESS_EMULATOR: worker.environment!.KEYLESS_EMULATOR })).toMatchObject({ mode: 'emulator' });
   });
 
   it('names only files and volumes that exist', () => {
@@ -227,6 +230,9 @@ describe('Dockerfile', () => {
     expect(all('FROM')).toHaveLength(1);
     expect(all('FROM')[0]!.args).toMatch(/^node:20\.\d+\.\d+-[a-z]+-slim$/);
     expect(all('RUN').some((r) => /npm ci\b.*--omit=dev/.test(r.args))).toBe(true);
+    // No dependency's install script runs: npm 11's allowScripts is only advisory.
+    expect(all('RUN').filter((r) => /npm ci\b/.test(r.args)).every((r) => r.args.includes('--ignore-scripts'))).toBe(true);
+    expect(read('scripts/setup.sh')).toMatch(/npm ci --ignore-scripts/);
     expect(all('USER').at(-1)?.args).toBe('node');
     // tsx runs the TypeScript at run time, so it must be a production dependency.
     expect(JSON.parse(read('package.json')).dependencies).toHaveProperty('tsx');

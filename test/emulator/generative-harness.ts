@@ -36,6 +36,8 @@ export async function startHarness(options: Partial<FixtureInput> = {}): Promise
       ...options,
     },
     now: () => new Date(Date.now() + clock.offsetMs),
+    // The IP-restricted keys' tests call from chosen egress addresses.
+    trustClientIpHeader: true,
   });
   return {
     emulator,

@@ -25,7 +25,7 @@ import {
   routeDocumentNames,
 } from '../../gemini-client/exec-environment';
 import { defaultRouteCacheFile, readRouteDiskEntry, writeRouteDiskEntry } from '../../gemini-client/route-disk-cache';
-import { parseRouteDocument, RouteRefused } from '../../gemini-client/route-rules';
+import { parseRouteDocument, RouteRefused } from '../../contracts/route-rules';
 import { choosesVertex, splitBucket } from '../../gemini-client/split';
 
 const run = promisify(execFile);

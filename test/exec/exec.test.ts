@@ -108,7 +108,7 @@ function decision(stderr: string): Record<string, string | undefined> {
 
 /** Generative requests so far by credential, from Cloud Monitoring's request_count: the pipeline account's (Vertex) and the key's. */
 async function requestCounts(): Promise<{ vertex: number; key: number }> {
-  const token = cloud.emulator.mintAccessToken(PIPELINE_ACCOUNT);
+  const token = cloud.emulator.mintAccessToken(PUBLISHER);
   const now = Date.now();
   const params = new URLSearchParams({
     filter: 'metric.type = "serviceruntime.googleapis.com/api/request_count" AND resource.type = "consumed_api"',

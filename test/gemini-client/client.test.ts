@@ -53,12 +53,13 @@ function route(generation: number, vertexPercent: number, pipeline = PIPELINE): 
 }
 
 async function publish(r: Route, at = store): Promise<void> {
-  await fileRouteStore.write(routeLocation(at, r.pipeline), r);
+  await fileRouteStore.write(routeLocation(at, r.pipeline, r.project), r);
 }
 
 function client(outcomes: CallOutcome[], options: Partial<GeminiClientOptions> = {}) {
   return createGeminiClient({
     pipeline: PIPELINE,
+    project: DEMO_PROJECT,
     route: { store },
     apiKey: async () => keyString,
     authClient: tokenFor(ACCOUNT),
@@ -133,7 +134,7 @@ describe('createGeminiClient', () => {
     const c = client(outcomes, { route: { store: `file://${outage}` }, ttlMs: 0, mode: 'per-call' });
     await c.models.generateContent(ask);
     // A half-written or corrupted document: the store answers, but not with a route.
-    await writeFile(join(outage, `${PIPELINE}.json`), '{"pipeline": "nightly-summ');
+    await writeFile(join(outage, DEMO_PROJECT, `${PIPELINE}.json`), '{"pipeline": "nightly-summ');
     await c.models.generateContent(ask);
     const view = await c.route();
     expect(outcomes.map((o) => [o.authMode, o.status, o.routeStale])).toEqual([
@@ -147,7 +148,7 @@ describe('createGeminiClient', () => {
     // A Cloud Storage store whose endpoint nobody listens on: keyless is down.
     const down = createGoogleClients({ mode: 'emulator', baseUrl: 'http://127.0.0.1:9' }, { authClient: tokenFor(DEMO_ORCHESTRATOR) });
     const outcomes: CallOutcome[] = [];
-    const c = client(outcomes, { route: routeSourceFromStore('gs://demo-project-keyless-routes/routes', PIPELINE, () => down.storage), routeReadTimeoutMs: 1_000 });
+    const c = client(outcomes, { route: routeSourceFromStore('gs://demo-project-keyless-routes/routes', { pipeline: PIPELINE, project: DEMO_PROJECT }, () => down.storage), routeReadTimeoutMs: 1_000 });
     const response = await c.models.generateContent(ask);
     expect(response.text).toBeTruthy();
     expect(outcomes).toMatchObject([{ authMode: 'api-key', status: 200, routeStale: true, routeGeneration: undefined }]);
@@ -157,7 +158,7 @@ describe('createGeminiClient', () => {
 
   it('reads the route from Cloud Storage and acts as the route\'s account by impersonation', async () => {
     const bucketStore = `gs://${demoBuckets[0]!.name}/client-test`;
-    await gcsRouteStore(cloud.clients.storage).write(routeLocation(bucketStore, PIPELINE), route(1, 100));
+    await gcsRouteStore(cloud.clients.storage).write(routeLocation(bucketStore, PIPELINE, DEMO_PROJECT), route(1, 100));
     const outcomes: CallOutcome[] = [];
     // The orchestrator's credentials read the bucket and mint the pipeline account's tokens.
     const c = client(outcomes, { route: { store: bucketStore }, authClient: tokenFor(DEMO_ORCHESTRATOR), vertexAuth: 'impersonate' });

@@ -8,7 +8,7 @@ const FAKE_KEY = `AIza${'Q'.repeat(35)}`;
 
 function refusal(env: Record<string, string>): ConflictingCredentialsError {
   try {
-    createGeminiClient({ pipeline: 'nightly-summarizer', route: { store: 'file://.keyless/routes' }, env });
+    createGeminiClient({ pipeline: 'nightly-summarizer', project: 'demo-project', route: { store: 'file://.keyless/routes' }, env });
   } catch (err) {
     if (err instanceof ConflictingCredentialsError) return err;
     throw err;
@@ -37,6 +37,6 @@ describe('conflicting credentials in the environment', () => {
     expect(environmentConflicts({ GEMINI_API_KEY: FAKE_KEY })).toEqual([]);
     expect(environmentConflicts({ GOOGLE_GENAI_USE_VERTEXAI: 'true', GOOGLE_CLOUD_PROJECT: 'demo-project' })).toEqual([]);
     expect(environmentConflicts({ GEMINI_API_KEY: FAKE_KEY, GOOGLE_GENAI_USE_VERTEXAI: 'false' })).toEqual([]);
-    expect(() => createGeminiClient({ pipeline: 'p1', route: { store: 'file://.keyless/routes' }, env: { GEMINI_API_KEY: FAKE_KEY } })).not.toThrow();
+    expect(() => createGeminiClient({ pipeline: 'p1', project: 'demo-project', route: { store: 'file://.keyless/routes' }, env: { GEMINI_API_KEY: FAKE_KEY } })).not.toThrow();
   });
 });

@@ -95,7 +95,7 @@ describe('the packed tarball, installed into an empty folder', () => {
   it("`import { createGeminiClient } from 'keyless/gemini-client'` works, with its types", async () => {
     const script = [
       "import { createGeminiClient, splitBucket } from 'keyless/gemini-client';",
-      "const client = createGeminiClient({ pipeline: 'nightly-summarizer', route: { store: 'file://./routes' }, env: { GEMINI_API_KEY: 'AIza' + 'x'.repeat(35) } });",
+      "const client = createGeminiClient({ pipeline: 'nightly-summarizer', project: 'demo-project', route: { store: 'file://./routes' }, env: { GEMINI_API_KEY: 'AIza' + 'x'.repeat(35) } });",
       "const view = await client.route();",
       "console.log(typeof client.models.generateContent, view.route === undefined, splitBucket('nightly-summarizer', 'run-0'));",
     ].join('\n');

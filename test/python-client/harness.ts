@@ -102,7 +102,7 @@ export const FIXTURE: FixtureInput = {
     // The pipeline's own account, as a finished migration leaves it: it may call Vertex and read routes.
     { project: PROJECT, accountId: PIPELINE, roles: ['roles/aiplatform.user', 'roles/storage.objectViewer'], attachable: true, uniqueId: PIPELINE_UNIQUE_ID },
     // The orchestrator: publishes routes, and may mint the pipeline account's tokens (impersonation).
-    { project: PROJECT, accountId: 'keyless', roles: ['roles/storage.objectAdmin', 'roles/iam.serviceAccountTokenCreator'], downloadableKey: true },
+    { project: PROJECT, accountId: 'keyless', roles: ['roles/storage.objectAdmin', 'roles/iam.serviceAccountTokenCreator', 'roles/monitoring.viewer'], downloadableKey: true },
   ],
   keys: [{ project: PROJECT, keyId: PIPELINE, keyString: KEY_STRING, restrictions: { apiTargets: [{ service: 'generativelanguage.googleapis.com' }] } }],
   buckets: [{ name: BUCKET, project: PROJECT }],

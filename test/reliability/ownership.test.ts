@@ -15,7 +15,7 @@ import { approveUpdate, rejectUpdate, rollbackSignal, statusQuery } from '../../
 import { validateSpec } from '../../contracts/spec';
 import type { MigrationResult } from '../../contracts/status';
 import { DEMO_ORCHESTRATOR } from '../../emulator';
-import { maybeRecordHistory, startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
+import { approveBoth, maybeRecordHistory, startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
 import { auditLog } from '../support/reliability';
 import { recordScenario } from '../support/scenarios';
 import { waitsForApproval } from '../../contracts/waits';
@@ -25,6 +25,9 @@ const FOREIGN = 'own-foreign';
 const DELETED = 'own-deleted';
 const DUPLICATE = 'own-duplicate';
 const ADOPTED = 'own-adopted';
+const COMPLETED = 'own-completed';
+const PRE_MISSING = 'own-pre-missing';
+const PRE_MADE = 'own-pre-made';
 const keyName = (keyId: string) => `projects/demo-project/locations/global/keys/${keyId}`;
 /** Someone with the project's owner role, not keyless: the platform team editing a key by hand. */
 const OTHER_PRINCIPAL = 'operator@example.com';
@@ -32,7 +35,7 @@ const OTHER_PRINCIPAL = 'operator@example.com';
 let bench: MigrationBench;
 
 beforeAll(async () => {
-  bench = await startMigrationBench([STRANGER, FOREIGN, DELETED, DUPLICATE, ADOPTED]);
+  bench = await startMigrationBench([STRANGER, FOREIGN, DELETED, DUPLICATE, ADOPTED, COMPLETED, PRE_MISSING, PRE_MADE]);
 });
 
 afterAll(async () => {
@@ -57,7 +60,7 @@ async function vertexMembers(): Promise<string[]> {
 }
 
 async function routePercent(pipeline: string): Promise<number | undefined> {
-  const text = await readFile(join(bench.routesDir, `${pipeline}.json`), 'utf8').catch(() => undefined);
+  const text = await readFile(join(bench.routesDir, 'demo-project', `${pipeline}.json`), 'utf8').catch(() => undefined);
   return text === undefined ? undefined : JSON.parse(text).vertexPercent;
 }
 
@@ -163,7 +166,7 @@ describe('given someone else changes the key while the migration runs', () => {
   it('when the migration rolls back from the canary, then the key is left as they set it, route, binding and account are undone, and the result says what to do', async () => {
     const spec = bench.spec(FOREIGN, {
       approvals: { cutover: false },
-      canary: { steps: [{ percent: 50, bake: '365d' }, { percent: 100, bake: '1m' }] },
+      canary: { steps: [{ percent: 50, bake: '7d' }, { percent: 100, bake: '1m' }] },
     });
     const account = `${FOREIGN}-sa@demo-project.iam.gserviceaccount.com`;
     const { result, status, foreign, writesAfter } = await bench.withWorker(async (taskQueue) => {
@@ -204,6 +207,7 @@ describe('given someone else changes the key while the migration runs', () => {
       'account-created',
       'role-granted',
       'token-creator-granted',
+      'token-creator-removed',
       'route-published',
       'route-published',
       'role-removed',
@@ -244,7 +248,7 @@ describe('given someone else changes the key while the migration runs', () => {
     expect(result.outcome).toBe('rolled-back');
     expect((await keyOf(DELETED)).deleteTime).toBeTruthy();
     expect(await accountExists(account)).toBe(false);
-    expect(result.mutations.map((m) => m.kind)).toEqual(['key-restricted', 'account-created', 'role-granted', 'token-creator-granted', 'role-removed', 'account-deleted']);
+    expect(result.mutations.map((m) => m.kind)).toEqual(['key-restricted', 'account-created', 'role-granted', 'token-creator-granted', 'token-creator-removed', 'role-removed', 'account-deleted']);
     expect(result.leftAsFound?.[0]).toMatchObject({ target: keyName(DELETED), changedFields: ['deleteTime'] });
     expect(result.leftAsFound?.[0]?.advice).toMatch(/someone else deleted .* undelete it within 30 days/);
 
@@ -273,12 +277,13 @@ describe('given a service account that existed before the migration', () => {
     const result = await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);
       await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');
-      expect(await tokenCreators()).toEqual([`serviceAccount:${DEMO_ORCHESTRATOR}`]);
+      // Taken back as soon as the dual-run passed: nothing after it acts as the account.
+      expect(await tokenCreators()).toEqual([]);
       await handle.executeUpdate(rejectUpdate, { args: [{ stage: 'cutover', by: 'carol@example.com' }] });
       return (await handle.result()) as MigrationResult;
     });
     expect(result.outcome).toBe('rolled-back');
-    // Newest first: the token-creator grant, the binding, then the stopgap; the adopted account stays.
+    // The token-creator grant went after the dual-run; then newest first: the binding, the stopgap; the adopted account stays.
     expect(result.mutations.map((m) => m.kind)).toEqual(['key-restricted', 'role-granted', 'token-creator-granted', 'token-creator-removed', 'role-removed', 'key-restored']);
     expect(await accountExists(account)).toBe(true);
     expect(await tokenCreators()).toEqual([]);
@@ -289,6 +294,65 @@ describe('given a service account that existed before the migration', () => {
       runs: 1,
       outcome: 'rollback kept the account and removed the binding and the token-creator grant keyless had added',
     });
+  });
+});
+
+describe('given a migration that completes', () => {
+  it('when it is finalized, then the account it created names the orchestrator nowhere in its policy: no standing power over it', async () => {
+    const account = `${COMPLETED}-sa@demo-project.iam.gserviceaccount.com`;
+    const result = await bench.withWorker(async (taskQueue) => {
+      const handle = await bench.start(bench.spec(COMPLETED), taskQueue);
+      await approveBoth(bench, handle);
+      return (await handle.result()) as MigrationResult;
+    });
+    expect(result.outcome).toBe('completed');
+    const { data } = await bench.cloud.clients.iam.projects.serviceAccounts.getIamPolicy({ resource: `projects/demo-project/serviceAccounts/${account}` });
+    expect((data.bindings ?? []).flatMap((b) => b.members ?? [])).not.toContain(`serviceAccount:${DEMO_ORCHESTRATOR}`);
+    const grant = result.mutations.find((m) => m.kind === 'token-creator-granted');
+    const revoked = result.mutations.find((m) => m.kind === 'token-creator-removed');
+    expect(grant?.undoneAt).toBeDefined();
+    expect(revoked?.target).toBe(account);
+    // Taken back before the cutover: the canary, soak and finalize ran without it.
+    expect(result.mutations.indexOf(revoked!)).toBeLessThan(result.mutations.findIndex((m) => m.kind === 'route-published'));
+    recordScenario({ scenario: 'standing token-creator grant gone after completion', runs: 1, outcome: "taken back once the dual-run passed (recorded); the completed migration's account policy names the orchestrator nowhere" });
+  });
+});
+
+describe('given provisioning: pre-provisioned', () => {
+  it('when the operator has made nothing, then provision fails naming each missing piece with its command, and keyless makes none of them', async () => {
+    const account = `${PRE_MISSING}-sa@demo-project.iam.gserviceaccount.com`;
+    const result = await bench.withWorker(async (taskQueue) => (await (await bench.start(bench.spec(PRE_MISSING, { provisioning: 'pre-provisioned' }), taskQueue)).result()) as MigrationResult);
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.rollback?.failureType).toBe('MissingRole');
+    expect(result.rollback?.reason).toContain(`gcloud iam service-accounts create ${PRE_MISSING}-sa --project=demo-project`);
+    expect(result.rollback?.reason).toContain(`--role=roles/aiplatform.user`);
+    // The token-creator grant is not asked for: the demo orchestrator holds it project-wide (its sample jobs impersonate through it).
+    expect(result.mutations.map((m) => m.kind).filter((k) => k !== 'key-restricted' && k !== 'key-restored')).toEqual([]);
+    expect(await accountExists(account)).toBe(false);
+  });
+
+  it('when the operator made the account and its grants, then the migration uses them, records no IAM change, and rollback leaves them as they were', async () => {
+    const accountId = `${PRE_MADE}-sa`;
+    const account = `${accountId}@demo-project.iam.gserviceaccount.com`;
+    const iam = bench.cloud.clients.iam;
+    await iam.projects.serviceAccounts.create({ name: 'projects/demo-project', requestBody: { accountId } });
+    const crm = bench.cloud.clients.resourceManager;
+    const { data: policy } = await crm.projects.getIamPolicy({ resource: 'projects/demo-project', requestBody: {} });
+    await crm.projects.setIamPolicy({ resource: 'projects/demo-project', requestBody: { policy: { ...policy, bindings: [...policy.bindings!, { role: 'roles/aiplatform.user', members: [`serviceAccount:${account}`] }] } } });
+    await iam.projects.serviceAccounts.setIamPolicy({ resource: `projects/demo-project/serviceAccounts/${account}`, requestBody: { policy: { bindings: [{ role: 'roles/iam.serviceAccountTokenCreator', members: [`serviceAccount:${DEMO_ORCHESTRATOR}`] }] } } });
+    const result = await bench.withWorker(async (taskQueue) => {
+      const handle = await bench.start(bench.spec(PRE_MADE, { provisioning: 'pre-provisioned', serviceAccount: { accountId, create: false } }), taskQueue);
+      await waitFor(() => handle.query(statusQuery), (s) => waitsForApproval(s.wait, 'cutover'), 'cutover approval');
+      await handle.executeUpdate(rejectUpdate, { args: [{ stage: 'cutover', by: 'carol@example.com' }] });
+      return (await handle.result()) as MigrationResult;
+    });
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.mutations.map((m) => m.kind)).toEqual(['key-restricted', 'key-restored']);
+    expect((result.dualRun as { passed: boolean }).passed).toBe(true);
+    const { data: after } = await crm.projects.getIamPolicy({ resource: 'projects/demo-project', requestBody: { options: { requestedPolicyVersion: 3 } } });
+    expect(after.bindings!.filter((b) => b.role === 'roles/aiplatform.user').flatMap((b) => b.members ?? [])).toContain(`serviceAccount:${account}`);
+    expect(await accountExists(account)).toBe(true);
+    recordScenario({ scenario: 'pre-provisioned mode', runs: 2, outcome: 'nothing made: missing account and grants named with their gcloud commands; operator-made ones used through the dual-run and left as they were by rollback' });
   });
 });
 

@@ -79,14 +79,14 @@ describe('gcsRouteStore', () => {
   });
 
   it('refuses an older route generation, and keeps the newest of concurrent writers', async () => {
-    const location = `${STORE}/race.json`;
-    const writers = [2, 3, 4, 5].map((generation) => gcsRouteStore(clients.storage).write(location, route('race', generation, generation * 10)));
+    const location = `${STORE}/race-writers.json`;
+    const writers = [2, 3, 4, 5].map((generation) => gcsRouteStore(clients.storage).write(location, route('race-writers', generation, generation * 10)));
     const outcomes = await Promise.allSettled(writers);
     for (const outcome of outcomes) {
       if (outcome.status === 'rejected') expect((outcome.reason as KeylessError).type).toBe(ErrorType.StaleRoute);
     }
     expect(await gcsRouteStore(clients.storage).read(location)).toMatchObject({ generation: 5, vertexPercent: 50 });
-    const older = await failureOf(gcsRouteStore(clients.storage).write(location, route('race', 3)));
+    const older = await failureOf(gcsRouteStore(clients.storage).write(location, route('race-writers', 3)));
     expect(older.type).toBe(ErrorType.StaleRoute);
   });
 });

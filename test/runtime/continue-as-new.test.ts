@@ -49,7 +49,7 @@ describe('given a history the server finds too long', () => {
     expect(result.mutations.filter((m) => m.kind === 'route-published').map((m) => m.detail.split(': ')[1])).toEqual(['50% on Vertex', '100% on Vertex']);
     expect(new Set(result.canary.map((a) => a.step))).toEqual(new Set([1, 2]));
     expect(result.mutations.filter((m) => m.kind === 'account-created')).toHaveLength(1);
-    expect(JSON.parse(await readFile(join(routesDir, 'nightly-summarizer.json'), 'utf8')).vertexPercent).toBe(100);
+    expect(JSON.parse(await readFile(join(routesDir, 'demo-project', 'nightly-summarizer.json'), 'utf8')).vertexPercent).toBe(100);
   });
 
   it('when a rollback comes after the hand-over, then the undo log came along and every change is undone', async () => {
@@ -63,7 +63,7 @@ describe('given a history the server finds too long', () => {
     expect(forward.map((m) => m.kind)).toEqual(['account-created', 'role-granted', 'token-creator-granted', 'route-published']);
     expect(forward.every((m) => m.undoneAt)).toBe(true);
     expect(result.mutations.slice(forward.length).map((m) => m.kind)).toEqual(['route-published', 'role-removed', 'account-deleted']);
-    expect(JSON.parse(await readFile(join(routesDir, 'ticket-triage.json'), 'utf8')).vertexPercent).toBe(0);
+    expect(JSON.parse(await readFile(join(routesDir, 'demo-project', 'ticket-triage.json'), 'utf8')).vertexPercent).toBe(0);
   });
 
   it('when a key shared with a pipeline that never migrates keeps the migration waiting, then it continues as new without soaking again, and promote ends the wait', async () => {

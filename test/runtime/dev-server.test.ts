@@ -85,7 +85,7 @@ describe('given the dev server and a keyless worker', () => {
 
         const result = await awaitMigration(client, started.workflowId);
         expect(result.outcome).toBe('completed');
-        const route = JSON.parse(await readFile(join(routesDir, `${s.pipeline}.json`), 'utf8'));
+        const route = JSON.parse(await readFile(join(routesDir, s.project, `${s.pipeline}.json`), 'utf8'));
         expect(route).toMatchObject({ pipeline: s.pipeline, vertexPercent: 100, location: 'global' });
 
         let listed = await listMigrations(client, { stage: 'completed' });

@@ -30,6 +30,7 @@ export async function scheduledJob(bench: MigrationBench, pipeline: string, opti
   let lastMode: AuthMode = 'api-key';
   const client = createGeminiClient({
     pipeline,
+    project: 'demo-project',
     route: { store: `file://${bench.routesDir}` },
     apiKey: async () => keyString!,
     vertexAuth: 'impersonate',

@@ -135,7 +135,7 @@ export function mutationsOf(entries: AuditEntry[], pipeline: string, accountEmai
 export { auditLog };
 
 export async function routeFile(dir: string, pipeline: string): Promise<{ generation: number; vertexPercent: number }> {
-  return JSON.parse(await readFile(join(dir, 'routes', `${pipeline}.json`), 'utf8'));
+  return JSON.parse(await readFile(join(dir, 'routes', 'demo-project', `${pipeline}.json`), 'utf8'));
 }
 
 /** The route generations a migration published, in order. */

@@ -10,6 +10,7 @@ import type { MigrationResult } from '../../contracts/status';
 import { approveBoth, maybeRecordHistory, startMigrationBench, updateRefusal, waitFor, type MigrationBench } from '../support/migration-env';
 import { decodedText } from '../support/reliability';
 import { waitsForApproval } from '../../contracts/waits';
+import { DEMO_ORCHESTRATOR } from '../../emulator';
 
 const SCENARIOS = ['wf-held', 'wf-happy', 'wf-reject', 'wf-breach', 'wf-not-served', 'wf-delete', 'wf-pause', 'wf-guard', 'wf-invalid'];
 let bench: MigrationBench;
@@ -34,8 +35,14 @@ async function accountExists(email: string): Promise<boolean> {
   );
 }
 
+/** Everyone the account's own IAM policy names, any role. */
+async function accountPolicyMembers(email: string): Promise<string[]> {
+  const { data } = await bench.cloud.clients.iam.projects.serviceAccounts.getIamPolicy({ resource: `projects/demo-project/serviceAccounts/${email}` });
+  return (data.bindings ?? []).flatMap((b) => b.members ?? []);
+}
+
 async function routePercent(pipeline: string): Promise<number | undefined> {
-  const text = await readFile(join(bench.routesDir, `${pipeline}.json`), 'utf8').catch(() => undefined);
+  const text = await readFile(join(bench.routesDir, 'demo-project', `${pipeline}.json`), 'utf8').catch(() => undefined);
   return text === undefined ? undefined : JSON.parse(text).vertexPercent;
 }
 
@@ -52,7 +59,10 @@ describe('migratePipeline', () => {
     expect(result.outcome).toBe('completed');
     expect(result.repair).toBe(false);
     const kinds = result.mutations.map((m) => m.kind);
-    expect(kinds).toEqual(['key-restricted', 'account-created', 'role-granted', 'token-creator-granted', 'route-published', 'route-published', 'route-published', 'key-restricted']);
+    expect(kinds).toEqual(['key-restricted', 'account-created', 'role-granted', 'token-creator-granted', 'token-creator-removed', 'route-published', 'route-published', 'route-published', 'key-restricted']);
+    // Least privilege: once the dual-run passed, the account's own policy no longer names the orchestrator.
+    expect(await accountPolicyMembers('wf-happy-sa@demo-project.iam.gserviceaccount.com')).not.toContain(`serviceAccount:${DEMO_ORCHESTRATOR}`);
+    expect(result.mutations.find((m) => m.kind === 'token-creator-granted')?.undoneAt).toBeDefined();
     expect(result.mutations.filter((m) => m.kind === 'route-published').every((m) => m.approvedBy === 'alice@example.com')).toBe(true);
     expect(result.mutations.at(-1)).toMatchObject({ kind: 'key-restricted', approvedBy: 'bob@example.com' });
     expect(await routePercent('wf-happy')).toBe(100);
@@ -74,8 +84,8 @@ describe('migratePipeline', () => {
     });
     expect(result.outcome).toBe('rolled-back');
     expect(result.rollback).toMatchObject({ reason: 'cutover rejected by carol@example.com', failureType: 'Rejected' });
-    // Undone newest first: the binding, then the account (its token-creator grant goes with it), then the stopgap.
-    expect(result.mutations.map((m) => m.kind)).toEqual(['key-restricted', 'account-created', 'role-granted', 'token-creator-granted', 'role-removed', 'account-deleted', 'key-restored']);
+    // The token-creator grant was taken back after the dual-run; then undone newest first: the binding, the account, the stopgap.
+    expect(result.mutations.map((m) => m.kind)).toEqual(['key-restricted', 'account-created', 'role-granted', 'token-creator-granted', 'token-creator-removed', 'role-removed', 'account-deleted', 'key-restored']);
     expect(result.mutations.slice(0, 4).every((m) => m.undoneAt)).toBe(true);
     expect(await routePercent('wf-reject')).toBeUndefined();
     expect(await accountExists('wf-reject-sa@demo-project.iam.gserviceaccount.com')).toBe(false);
@@ -133,7 +143,7 @@ describe('migratePipeline', () => {
     const undone = result.mutations.slice(result.mutations.findIndex((m) => m.kind === 'key-deleted') + 1);
     expect(undone.map((m) => m.kind)).toEqual(['key-undeleted', 'key-restored', 'route-published', 'role-removed', 'account-deleted']);
     expect(undone.every((m) => m.approvedBy === 'dave@example.com')).toBe(true);
-    expect(result.mutations.filter((m) => m.kind !== 'key-undeleted' && m.kind !== 'key-restored' && m.kind !== 'role-removed' && m.kind !== 'account-deleted' && !m.detail.endsWith(': 0% on Vertex')).every((m) => m.undoneAt)).toBe(true);
+    expect(result.mutations.filter((m) => m.kind !== 'key-undeleted' && m.kind !== 'key-restored' && m.kind !== 'role-removed' && m.kind !== 'account-deleted' && m.kind !== 'token-creator-removed' && !m.detail.endsWith(': 0% on Vertex')).every((m) => m.undoneAt)).toBe(true);
     const key = await keyOf('wf-delete');
     expect(key.deleteTime).toBeFalsy();
     expect(key.restrictions?.apiTargets ?? []).toEqual(original.restrictions?.apiTargets ?? []);
@@ -169,7 +179,7 @@ describe('migratePipeline', () => {
   it('stops the bake clock on pause, restarts it on resume, and ends a bake on promote', async () => {
     const spec = bench.spec('wf-pause', {
       approvals: { cutover: false, finalize: false },
-      canary: { steps: [{ percent: 50, bake: '365d' }, { percent: 100, bake: '1s' }] },
+      canary: { steps: [{ percent: 50, bake: '7d' }, { percent: 100, bake: '1s' }] },
     });
     const result = await bench.withWorker(async (taskQueue) => {
       const handle = await bench.start(spec, taskQueue);

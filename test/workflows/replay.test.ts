@@ -4,10 +4,12 @@
 // others (and guard the change with patched()) only when a change is meant to reach running
 // migrations: KEYLESS_RECORD_HISTORIES=test/histories npx vitest run test/workflows/migrate-pipeline.test.ts
 // test/reliability/ownership.test.ts test/reliability/shared-key.test.ts test/workflows/identity.test.ts
-// test/reliability/ownership.test.ts test/reliability/shared-key.test.ts. The canary's evidence rules
-// (workflows/patches.ts) are recorded by test/workflows/canary-evidence.test.ts and
-// test/workflows/canary-judgement.test.ts: canary-evidence-*, evidence-wait-*, gate-breach-*.
-// test/reliability/verified-approvals.test.ts
+// test/reliability/verified-approvals.test.ts. The canary's evidence rules (workflows/patches.ts) are
+// recorded by test/workflows/canary-evidence.test.ts and test/workflows/canary-judgement.test.ts:
+// canary-evidence-*, evidence-wait-*, gate-breach-*.
+// `least-privilege-*` were recorded with routes by project and the token-creator grant taken back
+// after the dual-run (patches 'route-by-project', 'token-creator-revoked-after-dual-run'); the
+// histories recorded before those patches stay, so running migrations keep replaying.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,6 +54,8 @@ describe('replay of recorded migrations', () => {
         'pre-undo-log-completed-migration.json',
         'pre-undo-log-rolled-back-migration.json',
         'pre-undo-log-foreign-change-rollback.json',
+        'least-privilege-completed-migration.json',
+        'least-privilege-rolled-back-migration.json',
       ]),
     );
   });

@@ -8,6 +8,7 @@ import { log, patched } from '@temporalio/workflow';
 import type { PlanFacts, PlannedStep } from '../../contracts/plan';
 import { WORKLOAD_IDENTITY_USER_ROLE, isFederated, poolName, providerName, workloadIdentityPlan } from '../../contracts/runtime';
 import { pipelineAccount, type PipelineSpec } from '../../contracts/spec';
+import { ErrorType } from '../../contracts/errors';
 import { mutations, reads } from '../activities';
 import { nowIso, type Migration } from '../migration';
 
@@ -33,6 +34,9 @@ export function plan(spec: PipelineSpec, facts: PlanFacts): PlannedStep[] {
   const number = facts.projectNumber ?? spec.project;
   const known = facts.workloadIdentity;
   const email = pipelineAccount(spec).email!;
+  if (spec.provisioning === 'pre-provisioned') {
+    return [{ stage: 'identity', mutation: 'note', target: email, detail: `pre-provisioned: checks ${WORKLOAD_IDENTITY_USER_ROLE} for ${wif.member(number)} (pool ${wif.poolId}, provider ${wif.providerId} admitting only ${wif.attributeCondition}); makes nothing` }];
+  }
   return [
     { stage: 'identity', mutation: 'workload-identity-pool-created', target: poolName(number, wif.poolId), detail: `pool ${wif.poolId} for the project's federated runtimes (adopted when it exists)`, ...(known?.pool === 'active' ? { alreadyDone: true } : {}), ...(known?.pool === 'deleted' ? { when: 'undeleted: its id is still reserved' } : {}) },
     { stage: 'identity', mutation: 'workload-identity-provider-created', target: providerName(number, wif.poolId, wif.providerId), detail: `OIDC provider for ${wif.issuer}, admitting only ${wif.attributeCondition}`, ...(known?.provider === 'active' ? { alreadyDone: true } : {}), ...(known?.provider === 'deleted' ? { when: 'undeleted: its id is still reserved' } : {}) },
@@ -46,6 +50,7 @@ export async function run(m: Migration): Promise<void> {
   if (!isFederated(runtime)) return;
   const number = (m.facts.projectNumber ??= (await reads.projectNumber({ project: m.spec.project })).number);
   const wif = workloadIdentityPlan(runtime, m.spec.pipeline);
+  if (m.spec.provisioning === 'pre-provisioned') return verifyPreProvisioned(m, number, wif);
   const [poolStep, providerStep, userStep] = plan(m.spec, { projectNumber: number });
 
   const pool = await mutations.ensureWorkloadIdentityPool({ projectNumber: number, poolId: wif.poolId });
@@ -74,6 +79,28 @@ export async function run(m: Migration): Promise<void> {
   }
   m.facts.workloadIdentity = { pool: pool.name, provider: provider.name, member, attributeCondition: wif.attributeCondition };
   log.info('the runtime can act as the pipeline account', { provider: provider.name, member });
+}
+
+/**
+ * Pre-provisioned: the operator made the pool, the provider and the binding. keyless reads the
+ * binding (the probe then walks, or reads back, the provider the job will use) and fails naming
+ * what is missing and the command that makes it.
+ */
+async function verifyPreProvisioned(m: Migration, number: string, wif: ReturnType<typeof workloadIdentityPlan>): Promise<void> {
+  const member = wif.member(number);
+  const email = m.serviceAccountEmail;
+  const { held } = await reads.hasWorkloadIdentityUser({ serviceAccountEmail: email, member });
+  m.facts.workloadIdentity = { pool: poolName(number, wif.poolId), provider: providerName(number, wif.poolId, wif.providerId), member, attributeCondition: wif.attributeCondition };
+  if (!held) {
+    m.requestRollback({
+      reason: `provisioning is pre-provisioned, and ${WORKLOAD_IDENTITY_USER_ROLE} for ${member} on ${email} is missing (make it with: gcloud iam service-accounts add-iam-policy-binding ${email} --member=${member} --role=${WORKLOAD_IDENTITY_USER_ROLE}; the pool ${wif.poolId} and provider ${wif.providerId} must admit only ${wif.attributeCondition})`,
+      failureType: ErrorType.MissingRole,
+      at: nowIso(),
+    });
+    m.checkpoint();
+  }
+  // The grant's propagation window counts from now: it was made before keyless looked.
+  m.facts.workloadIdentityGrantedAt = nowIso();
 }
 
 function described(step: PlannedStep, undeleted: boolean): string {

@@ -23,7 +23,7 @@ export function plan(spec: PipelineSpec, facts: PlanFacts): PlannedStep[] {
 }
 
 export async function run(m: Migration): Promise<void> {
-  const found = await reads.inspectKey({ apiKey: m.spec.apiKey, pipeline: m.spec.pipeline });
+  const found = await reads.inspectKey({ apiKey: m.spec.apiKey, pipeline: m.spec.pipeline, project: m.spec.project });
   m.facts.keyUid = found.audit.uid;
   m.facts.keySnapshot = found.snapshot;
   m.facts.keyEtag = found.snapshot.etag;

@@ -9,7 +9,8 @@ import { TOKEN_CREATOR_ROLE, VERTEX_ROLE } from '../../contracts/roles';
 import { pipelineAccount, type PipelineSpec } from '../../contracts/spec';
 import type { Undo } from '../../contracts/undo';
 import { mutations, reads } from '../activities';
-import type { Migration } from '../migration';
+import { nowIso, type Migration } from '../migration';
+import { ErrorType } from '../../contracts/errors';
 
 /** Patch: provision reads whether the Vertex binding predates the migration (histories before it do not). */
 const BINDING_OWNER_READ = 'binding-owner-read';
@@ -27,6 +28,9 @@ export function plan(spec: PipelineSpec, facts: PlanFacts): PlannedStep[] {
           ? { stage: 'provision', mutation: 'account-created', target: email, detail: `service account for ${spec.pipeline}${account.keepOnRollback ? ' (kept on rollback: serviceAccount.keepOnRollback)' : ''}` }
           : { stage: 'provision', mutation: 'warning', target: email, detail: 'does not exist and serviceAccount.create is false: the migration would roll back at provision' };
   const member = `serviceAccount:${email}`;
+  if (spec.provisioning === 'pre-provisioned') {
+    return [{ stage: 'provision', mutation: 'note', target: email, detail: `pre-provisioned: checks the account, ${VERTEX_ROLE} for ${member} on ${spec.project} and ${TOKEN_CREATOR_ROLE} for ${facts.orchestratorEmail ?? 'the orchestrator'}; makes nothing` }];
+  }
   return [
     accountStep,
     { stage: 'provision', mutation: 'role-granted', target: spec.project, detail: `${VERTEX_ROLE} for ${member}`, ...(facts.vertexRoleHeld ? { alreadyDone: true } : {}) },
@@ -41,6 +45,7 @@ export function plan(spec: PipelineSpec, facts: PlanFacts): PlannedStep[] {
 }
 
 export async function run(m: Migration): Promise<void> {
+  if (m.spec.provisioning === 'pre-provisioned') return verifyPreProvisioned(m);
   const { spec } = m;
   const wanted = pipelineAccount(spec);
   const keep = wanted.kind === 'managed' && wanted.keepOnRollback;
@@ -85,5 +90,28 @@ export async function run(m: Migration): Promise<void> {
         ? { undoneWith: accountUndo.id }
         : { id: `token-creator:${account.email}`, activity: 'removeTokenCreator', input: { serviceAccountEmail: account.email } };
     m.recordMutation({ kind: 'token-creator-granted', target: account.email, detail: tokenStep!.detail }, undo);
+  }
+}
+
+/** Pre-provisioned: the operator made the account and its grants; keyless reads them, changes nothing, and fails naming each missing piece with its command. */
+async function verifyPreProvisioned(m: Migration): Promise<void> {
+  const { spec } = m;
+  const wanted = pipelineAccount(spec);
+  let email = wanted.email;
+  if (wanted.kind === 'runtime') {
+    const found = await reads.resolveRuntimeAccount({ project: spec.project, ...(wanted.email ? { serviceAccount: wanted.email } : {}), ...(wanted.cloudRunJob ? { cloudRunJob: wanted.cloudRunJob } : {}), accountInAnotherProject: wanted.accountInAnotherProject });
+    m.facts.runtimeAccount = { email: found.email, source: found.source, computeDefault: found.computeDefault };
+    email = found.email;
+  }
+  const verified = await reads.verifyProvisioned({ project: spec.project, serviceAccountEmail: email! });
+  m.facts.serviceAccountEmail = email;
+  if (verified.uniqueId) m.facts.serviceAccountUniqueId = verified.uniqueId;
+  if (verified.missing.length > 0) {
+    m.requestRollback({
+      reason: `provisioning is pre-provisioned, and this is missing: ${verified.missing.map((x) => `${x.what} (make it with: ${x.fix})`).join('; ')}`,
+      failureType: ErrorType.MissingRole,
+      at: nowIso(),
+    });
+    m.checkpoint();
   }
 }

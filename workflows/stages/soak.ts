@@ -126,7 +126,7 @@ async function awaitSharingPipelines(m: Migration): Promise<void> {
   if (promotable) m.promoteRequested = false;
   if (watching) await openWatch(m);
   for (;;) {
-    const routes = await Promise.all(others.map((pipeline) => reads.readRoute({ store: m.spec.route.store, pipeline })));
+    const routes = await Promise.all(others.map((pipeline) => reads.readRoute({ store: m.spec.route.store, pipeline, project: m.spec.project })));
     const behind = others.filter((_, i) => (routes[i]?.vertexPercent ?? 0) < 100);
     if (behind.length === 0) return m.setWait(undefined);
     if (m.stage !== 'held') m.enter('held');

@@ -1,30 +1,41 @@
-// The route rules every reader checks before acting on a route document, as written once in
-// clients/vectors/route.json and implemented by the Python client (keyless_route/route.py).
-// contracts/route.ts is the workflow's schema and is looser (the known gaps are listed in
-// test/gemini-client/route-vectors.test.ts); `keyless exec` hands the route's project and location
-// to a command's environment, so it checks the full rules. A refusal names the field and the rule,
-// never the value: a tampered document may carry anything, a key string included, and must not
-// end up in a pipeline's logs.
+// The route rules every reader checks before acting on a route document, written once here and
+// as data in clients/vectors/route.json (the Python client, keyless_route/route.py, checks the
+// same file). Plain functions, no schema library: `keyless exec` starts before every job and
+// loading zod alone costs it more than half its start-up budget; contracts/route.ts's RouteSchema
+// refines with these same functions. A refusal names the field and the rule, never the value: a
+// tampered document may carry anything, a key string included, and must not end up in a
+// pipeline's logs.
 
-import type { Route } from '../contracts/route';
+/** A pipeline's route as every reader accepts it. */
+export interface Route {
+  pipeline: string;
+  /** Only grows: a write older than the stored generation loses. Workflow-time milliseconds. */
+  generation: number;
+  /** Share of runs or calls that go through Vertex with the service account; the rest use the key. */
+  vertexPercent: number;
+  project: string;
+  location: string;
+  serviceAccount: string;
+  updatedAt: string;
+}
 
 /** A route document larger than this is refused, and a read stops once it is past it. */
 export const MAX_ROUTE_BYTES = 16 * 1024;
 /** Generations are workflow-time milliseconds; one later than the reader's clock plus this is refused. */
 export const MAX_GENERATION_AHEAD_MS = 24 * 60 * 60 * 1000;
 
-const FIELDS = ['pipeline', 'generation', 'vertexPercent', 'project', 'location', 'serviceAccount', 'updatedAt'] as const;
+export const ROUTE_FIELDS = ['pipeline', 'generation', 'vertexPercent', 'project', 'location', 'serviceAccount', 'updatedAt'] as const;
 
 export const PIPELINE_RE = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 export const PROJECT_RE = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
-const LOCATION_RE = /^[a-z]+(-[a-z]+[0-9]+)?$/;
-const ACCOUNT_RE = /^([a-z][a-z0-9-]{4,28}[a-z0-9])@([a-z][a-z0-9-]{4,28}[a-z0-9])\.iam\.gserviceaccount\.com$/;
+export const LOCATION_RE = /^[a-z]+(-[a-z]+[0-9]+)?$/;
+export const ACCOUNT_RE = /^([a-z][a-z0-9-]{4,28}[a-z0-9])@([a-z][a-z0-9-]{4,28}[a-z0-9])\.iam\.gserviceaccount\.com$/;
 const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;
 
 export const PIPELINE_RULE = 'must be 2-63 characters: lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen';
 export const PROJECT_RULE = 'must be a Google Cloud project id: 6-30 lowercase letters, digits and hyphens, starting with a letter';
-const LOCATION_RULE = 'must be "global", a multi-region such as "us", or a region such as "us-central1"';
-const ACCOUNT_RULE = 'must be <accountId>@<project>.iam.gserviceaccount.com with a 6-30 character account id';
+export const LOCATION_RULE = 'must be "global", a multi-region such as "us", or a region such as "us-central1"';
+export const ACCOUNT_RULE = 'must be <accountId>@<project>.iam.gserviceaccount.com with a 6-30 character account id';
 
 /** A route document broke a rule; `field` names where ('(document)' for the whole of it). */
 export class RouteRefused extends Error {
@@ -44,12 +55,16 @@ export interface RouteExpectation {
   serviceAccount?: string;
 }
 
+/** Who reads: the pipeline it asked for, its clock and what it pins. */
 export interface RouteDocumentContext {
   /** The pipeline the reader asked for. */
   pipeline: string;
   nowMs: number;
   expect?: RouteExpectation;
 }
+
+/** As RouteDocumentContext, with the pipeline optional: a writer checking its own route asks for none. */
+export type RouteRecordContext = Omit<RouteDocumentContext, 'pipeline'> & { pipeline?: string };
 
 /** Checks a route document's bytes against every rule; throws RouteRefused. */
 export function parseRouteDocument(data: Uint8Array | string, context: RouteDocumentContext): Route {
@@ -71,10 +86,17 @@ export function parseRouteDocument(data: Uint8Array | string, context: RouteDocu
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new RouteRefused('(document)', 'is not a JSON object');
   // Two parsers may keep different copies of a repeated field (JSON.parse keeps the last).
   if (repeatsTopLevelField(text)) throw new RouteRefused('(document)', 'repeats a field');
-  const record = doc as Record<string, unknown>;
+  return checkRouteRecord(doc as Record<string, unknown>, context);
+}
+
+/**
+ * Checks an already parsed route against every rule but the document's own (size, JSON, repeated
+ * fields); throws RouteRefused. Without `context.pipeline` any valid pipeline name passes.
+ */
+export function checkRouteRecord(record: Record<string, unknown>, context: RouteRecordContext): Route {
   // The field's name is not repeated either: it is the document's content.
-  if (Object.keys(record).some((k) => !(FIELDS as readonly string[]).includes(k))) throw new RouteRefused('(document)', 'has a field that is not a route field');
-  for (const name of FIELDS) if (!(name in record)) throw new RouteRefused(name, 'is missing');
+  if (Object.keys(record).some((k) => !(ROUTE_FIELDS as readonly string[]).includes(k))) throw new RouteRefused('(document)', 'has a field that is not a route field');
+  for (const name of ROUTE_FIELDS) if (!(name in record)) throw new RouteRefused(name, 'is missing');
 
   const pipeline = record.pipeline;
   if (typeof pipeline !== 'string' || !PIPELINE_RE.test(pipeline)) throw new RouteRefused('pipeline', PIPELINE_RULE);
@@ -93,7 +115,7 @@ export function parseRouteDocument(data: Uint8Array | string, context: RouteDocu
   const updatedAt = record.updatedAt;
   if (typeof updatedAt !== 'string' || !validRfc3339(updatedAt)) throw new RouteRefused('updatedAt', 'must be an RFC 3339 date-time such as 2026-11-28T00:15:00Z');
 
-  if (pipeline !== context.pipeline) throw new RouteRefused('pipeline', 'names another pipeline than the one asked for');
+  if (context.pipeline !== undefined && pipeline !== context.pipeline) throw new RouteRefused('pipeline', 'names another pipeline than the one asked for');
   const expect = context.expect ?? {};
   if (expect.project !== undefined && project !== expect.project) throw new RouteRefused('project', 'differs from the project this reader expects');
   if (expect.serviceAccount !== undefined) {
@@ -102,6 +124,17 @@ export function parseRouteDocument(data: Uint8Array | string, context: RouteDocu
     throw new RouteRefused('serviceAccount', "belongs to another project than the route's (pin it with expect to allow that)");
   }
   return { pipeline, generation, vertexPercent: percent, project, location, serviceAccount: account as string, updatedAt };
+}
+
+/** The first rule a route breaks, or undefined; for schemas that collect problems instead of throwing. */
+export function routeProblem(record: Record<string, unknown>, context: RouteRecordContext): RouteRefused | undefined {
+  try {
+    checkRouteRecord(record, context);
+    return undefined;
+  } catch (err) {
+    if (err instanceof RouteRefused) return err;
+    throw err;
+  }
 }
 
 /** JSON numbers as every reader sees them: 5 and 5.0 are the same integer; true is no number. */
