@@ -33,7 +33,7 @@ import type { ApprovalRefusal, ApprovalRefusals, CanaryAnalysis, CanaryStepRecor
 import type { Undo, UndoResult } from '../contracts/undo';
 import { EVIDENCE_WAIT_STAGES, describeWait, waitsForApproval, type Wait } from '../contracts/waits';
 import { reads } from './activities';
-import { countApproval, countMutation, countStage } from './metrics';
+import { countApproval, countCanaryVerdict, countMutation, countStage } from './metrics';
 import { EVIDENCE_STAGE_ATTRIBUTE } from './patches';
 import { describeNext, type PhaseInput } from './phase';
 
@@ -505,6 +505,7 @@ export class Migration {
   /** Adds an analysis to the record, dropping old routine ones past KEPT_ANALYSES. */
   recordAnalysis(analysis: CanaryAnalysis): void {
     this.analyses.push(analysis);
+    countCanaryVerdict(analysis.verdict);
     if (this.analyses.length <= KEPT_ANALYSES) return;
     const group = (a: CanaryAnalysis) => `${a.step} ${a.phase ?? 'bake'}`;
     const first = new Map<string, number>();

@@ -152,6 +152,8 @@ describe('given a fleet of 30 on three keyless workers, a Temporal server and Po
     const all = scraped.map((s) => s.body).join('\n');
     expect(all).toMatch(/^keyless_migration_stages(_total)?\{[^}]*stage="provision"[^}]*\} [1-9]/m);
     expect(all).toMatch(/^keyless_mutations(_total)?\{[^}]*kind="account-created"[^}]*\} [1-9]/m);
+    // The first wave's canaries were judged (no pipeline runs here: too few requests, minRequests 0).
+    expect(all).toMatch(/^keyless_canary_verdicts(_total)?\{[^}]*verdict="[a-z-]+"[^}]*\} [1-9]/m);
     const families = new Set(scraped.flatMap((s) => [...familiesOf(s.body)]));
     console.log(`worker metrics families: ${[...families].sort().join(', ')}`);
     recordScenario({

@@ -15,6 +15,7 @@ import { reads } from '../activities';
 import { estimateStep, formatEstimate, stepRule, type StepRule } from '../canary-evidence';
 import { judgeCanary, judgeEvidence, type CanaryJudgement, type EvidenceJudgement } from '../canary-verdict';
 import { nowIso, type Migration } from '../migration';
+import { countCanaryVerdict } from '../metrics';
 import { CANARY_EVIDENCE } from '../patches';
 import { trafficBetween } from '../traffic-delta';
 import { publishRoute, routeTarget } from './route';
@@ -306,6 +307,7 @@ async function analyse(m: Migration, percent: number): Promise<void> {
     verdict,
   };
   m.analyses.push(analysis);
+  countCanaryVerdict(verdict);
   if (verdict === 'breach') {
     m.requestRollback({
       reason: `canary step ${analysis.step} (${percent}%): Vertex error rate ${fmt(traffic.vertex.errorRate)} exceeds ${against(m, baseline)} by more than ${fmt(allowedDelta)} over ${traffic.vertex.requests} requests`,
