@@ -4,38 +4,44 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { IdTokenSchema } from './identity';
-import { PipelineSpecSchema } from './spec';
+import { AcceptedPipelineSpecSchema, PipelineSpecSchema } from './spec';
 import type { Outcome } from './stages';
 
 /** Largest fleet one workflow takes: its input must stay well below Temporal's 2 MB payload limit. */
 export const MAX_FLEET_PIPELINES = 2_000;
 
-export const FleetSpecSchema = z
-  .strictObject({
-    fleet: z.string().regex(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/, 'fleet must be 2-63 characters: lowercase letters, digits and hyphens'),
-    /** Pipelines per wave; a wave starts only when the previous one has finished. */
-    waveSize: z.number().int().min(1).max(MAX_FLEET_PIPELINES).default(10),
-    /** Child migrations running at once, within a wave. */
-    concurrency: z.number().int().min(1).max(500).default(10),
-    /** One operator approval per wave replaces every pipeline's own cutover and finalize approvals. */
-    approvalPerWave: z.boolean().default(false),
-    /** Halt (no new waves) once this share of a wave has rolled back. */
-    haltAtFailureRatio: z.number().min(0).max(1).default(0.2),
-    /** On halt, let the wave's running migrations finish, or roll them back. */
-    onHalt: z.enum(['continue', 'rollback']).default('continue'),
-    approvers: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
-    /** As a pipeline's approvals.verify: google-id-token (default with approvers) or none. */
-    verify: z.enum(['google-id-token', 'none'], { message: 'verify must be google-id-token or none' }).optional(),
-    pipelines: z.array(PipelineSpecSchema).min(1).max(MAX_FLEET_PIPELINES),
-  })
-  .superRefine((fleet, ctx) => {
-    const seen = new Set<string>();
-    fleet.pipelines.forEach((p, i) => {
-      const id = `${p.project}/${p.pipeline}`;
-      if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['pipelines', i, 'pipeline'], message: `${id} appears twice in the fleet` });
-      seen.add(id);
+const fleetSchema = (member: typeof AcceptedPipelineSpecSchema) =>
+  z
+    .strictObject({
+      fleet: z.string().regex(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/, 'fleet must be 2-63 characters: lowercase letters, digits and hyphens'),
+      /** Pipelines per wave; a wave starts only when the previous one has finished. */
+      waveSize: z.number().int().min(1).max(MAX_FLEET_PIPELINES).default(10),
+      /** Child migrations running at once, within a wave. */
+      concurrency: z.number().int().min(1).max(500).default(10),
+      /** One operator approval per wave replaces every pipeline's own cutover and finalize approvals. */
+      approvalPerWave: z.boolean().default(false),
+      /** Halt (no new waves) once this share of a wave has rolled back. */
+      haltAtFailureRatio: z.number().min(0).max(1).default(0.2),
+      /** On halt, let the wave's running migrations finish, or roll them back. */
+      onHalt: z.enum(['continue', 'rollback']).default('continue'),
+      approvers: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+      /** As a pipeline's approvals.verify: google-id-token (default with approvers) or none. */
+      verify: z.enum(['google-id-token', 'none'], { message: 'verify must be google-id-token or none' }).optional(),
+      pipelines: z.array(member).min(1).max(MAX_FLEET_PIPELINES),
+    })
+    .superRefine((fleet, ctx) => {
+      const seen = new Set<string>();
+      fleet.pipelines.forEach((p, i) => {
+        const id = `${p.project}/${p.pipeline}`;
+        if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['pipelines', i, 'pipeline'], message: `${id} appears twice in the fleet` });
+        seen.add(id);
+      });
     });
-  });
+
+/** A fleet spec by every rule, its pipelines' duration limits included: what a new fleet must satisfy. */
+export const FleetSpecSchema = fleetSchema(PipelineSpecSchema);
+/** A fleet spec as a running fleet was accepted before the duration limits (the workflow applies them to new fleets only). */
+export const AcceptedFleetSpecSchema = fleetSchema(AcceptedPipelineSpecSchema);
 
 export type FleetSpecInput = z.input<typeof FleetSpecSchema>;
 export type FleetSpec = z.output<typeof FleetSpecSchema>;

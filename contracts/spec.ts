@@ -19,8 +19,8 @@ export function looksLikeKeyString(value: string): boolean {
 export const DURATION_LIMITS: Record<string, { max: string; why: string }> = {
   // A canary step bakes to gather evidence; a week is far past what any step needs.
   bake: { max: '7d', why: 'a canary step longer than a week holds the pipeline split between two paths' },
-  // Breaches must be seen while the step bakes; Monitoring's data is per minute.
-  analysisInterval: { max: '1h', why: 'an error-rate breach would go unseen for longer than an hour' },
+  // Breaches must be seen while the step bakes; a daily job's canary may look every few hours.
+  analysisInterval: { max: '24h', why: 'an error-rate breach would go unseen for longer than a day' },
   'soak.duration': { max: '30d', why: 'a soak longer than 30 days keeps the key alive past any job cycle' },
   // A deleted key is undeletable for 30 days only: a longer window promises a rollback Google cannot do.
   'finalize.rollbackWindow': { max: '30d', why: 'a deleted key can be undeleted for 30 days only' },
@@ -28,14 +28,26 @@ export const DURATION_LIMITS: Record<string, { max: string; why: string }> = {
 };
 
 const duration = (what: string) =>
-  z
-    .string()
-    .refine((v) => DURATION_PATTERN.test(v.trim()), {
-      message: `${what} must be a duration such as "90s", "30m", "24h" or "7d"`,
-    })
-    .refine((v) => !DURATION_LIMITS[what] || (parseDuration(v) ?? 0) <= parseDuration(DURATION_LIMITS[what].max)!, {
-      message: `${what} is at most ${DURATION_LIMITS[what]?.max}: ${DURATION_LIMITS[what]?.why}`,
-    });
+  z.string().refine((v) => DURATION_PATTERN.test(v.trim()), {
+    message: `${what} must be a duration such as "90s", "30m", "24h" or "7d"`,
+  });
+
+/**
+ * The spec's durations past DURATION_LIMITS. Kept out of the field schemas so that a migration
+ * whose spec was accepted before a limit existed keeps running (AcceptedPipelineSpecSchema).
+ */
+export function durationLimitProblems(spec: AcceptedPipelineSpec): { path: (string | number)[]; message: string }[] {
+  const found: { path: (string | number)[]; value: string | undefined; limit: string }[] = [
+    ...spec.canary.steps.map((step, i) => ({ path: ['canary', 'steps', i, 'bake'], value: step.bake, limit: 'bake' })),
+    { path: ['canary', 'analysisInterval'], value: spec.canary.analysisInterval, limit: 'analysisInterval' },
+    { path: ['soak', 'duration'], value: spec.soak.duration, limit: 'soak.duration' },
+    { path: ['finalize', 'rollbackWindow'], value: spec.finalize.rollbackWindow, limit: 'finalize.rollbackWindow' },
+    { path: ['approvals', 'deadline'], value: spec.approvals.deadline, limit: 'approvals.deadline' },
+  ];
+  return found
+    .filter(({ value, limit }) => value !== undefined && (parseDuration(value) ?? 0) > parseDuration(DURATION_LIMITS[limit]!.max)!)
+    .map(({ path, limit }) => ({ path, message: `${limit} is at most ${DURATION_LIMITS[limit]!.max}: ${DURATION_LIMITS[limit]!.why}` }));
+}
 
 /**
  * Free text (prompts, display names, notes, reasons): anything but a key string, which is refused
@@ -114,7 +126,11 @@ export const DEFAULT_MAX_BAKE_FACTOR = 4;
 /** The longest wait for evidence of a step without a bake (defined by evidence alone): two days, so a daily job runs at least once, even a late one. */
 export const DEFAULT_EVIDENCE_ONLY_MAX_BAKE = '48h';
 
-export const PipelineSpecSchema = z.strictObject({
+/**
+ * The spec's rules without DURATION_LIMITS: what a running migration's spec was accepted under
+ * before those limits, and still is (the workflow applies the limits to new migrations only).
+ */
+export const AcceptedPipelineSpecSchema = z.strictObject({
   pipeline: pipelineName,
   project: projectId,
   apiKey: keyResourceName,
@@ -286,6 +302,13 @@ export const PipelineSpecSchema = z.strictObject({
   }
 });
 
+type AcceptedPipelineSpec = z.output<typeof AcceptedPipelineSpecSchema>;
+
+/** The pipeline spec, by every rule: what a new migration must satisfy. */
+export const PipelineSpecSchema = AcceptedPipelineSpecSchema.superRefine((spec, ctx) => {
+  for (const { path, message } of durationLimitProblems(spec)) ctx.addIssue({ code: 'custom', path, message });
+});
+
 /** The dual-run's calls per path; its report and heartbeats must stay far below Temporal's 2 MB payload limit. */
 export const MAX_DUAL_RUN_CALLS = 1_000;
 
@@ -310,9 +333,12 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out || '(spec)';
 }
 
-/** Validates a spec; problems carry their path and never the offending value. */
-export function validateSpec(input: unknown): { ok: true; spec: PipelineSpec } | { ok: false; problems: SpecProblem[] } {
-  const result = PipelineSpecSchema.safeParse(input);
+/**
+ * Validates a spec; problems carry their path and never the offending value. `limits: false` leaves
+ * out DURATION_LIMITS, for a spec a running migration was accepted with before they existed.
+ */
+export function validateSpec(input: unknown, options: { limits?: boolean } = {}): { ok: true; spec: PipelineSpec } | { ok: false; problems: SpecProblem[] } {
+  const result = (options.limits === false ? AcceptedPipelineSpecSchema : PipelineSpecSchema).safeParse(input);
   if (result.success) return { ok: true, spec: result.data };
   return {
     ok: false,

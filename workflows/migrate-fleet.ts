@@ -11,9 +11,11 @@ import {
   setCurrentDetails,
   setHandler,
   startChild,
+  workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import {
+  AcceptedFleetSpecSchema,
   FLEET_MESSAGE_DESCRIPTIONS,
   FleetSpecSchema,
   WaveApprovalSchema,
@@ -38,7 +40,7 @@ import { migrationWorkflowId } from '../contracts/names';
 import { approvalVerify, formatPath, type PipelineSpec } from '../contracts/spec';
 import type { MigrationResult } from '../contracts/status';
 import { reads } from './activities';
-import { migratePipeline } from './migrate-pipeline';
+import { SPEC_DURATION_LIMITS, migratePipeline } from './migrate-pipeline';
 
 export interface FleetResult {
   fleet: string;
@@ -275,7 +277,9 @@ class Fleet {
 
 /** Migrates a fleet of pipelines in waves, as child migrations. */
 export async function migrateFleet(input: FleetSpecInput): Promise<FleetResult> {
-  const parsed = FleetSpecSchema.safeParse(input);
+  // As a pipeline's spec: the duration limits hold for new fleets, not for one started before them.
+  const limits = !workflowInfo().continuedFromExecutionRunId && patched(SPEC_DURATION_LIMITS);
+  const parsed = (limits ? FleetSpecSchema : AcceptedFleetSpecSchema).safeParse(input);
   if (!parsed.success) {
     throw ApplicationFailure.create({
       type: ErrorType.InvalidSpec,

@@ -113,8 +113,17 @@ function untrusted(type: ErrorType, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type, nonRetryable: true, message });
 }
 
+/**
+ * Patch id: a new migration's spec is held to the spec's duration limits. A run started before them
+ * keeps the spec it was accepted with, and so does a continued run or a fleet's child (its fleet
+ * checked the spec), so no running migration is refused by a rule added after its start.
+ */
+export const SPEC_DURATION_LIMITS = 'spec-duration-limits';
+
 function parseSpec(input: PipelineSpecInput): PipelineSpec {
-  const result = validateSpec(input);
+  const info = workflowInfo();
+  const limits = !info.continuedFromExecutionRunId && !info.parent && patched(SPEC_DURATION_LIMITS);
+  const result = validateSpec(input, { limits });
   if (result.ok) return result.spec;
   throw ApplicationFailure.create({
     type: ErrorType.InvalidSpec,

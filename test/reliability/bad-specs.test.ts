@@ -114,7 +114,7 @@ const CASES: Case[] = [
   ['google runtime with a bad Cloud Run job name', { ...without('serviceAccount'), runtime: { kind: 'google', cloudRunJob: { name: 'Nightly Job', location: 'us-central1' } } }, 'runtime.cloudRunJob.name'],
   ['a key of another project', { ...good, apiKey: 'projects/other-project/locations/global/keys/nightly-summarizer' }, 'apiKey'],
   ['bake longer than a week', { ...good, canary: { steps: [{ percent: 100, bake: '3000d' }] } }, 'canary.steps[0].bake'],
-  ['analysisInterval longer than an hour', { ...good, canary: { analysisInterval: '2h' } }, 'canary.analysisInterval'],
+  ['analysisInterval longer than a day', { ...good, canary: { analysisInterval: '25h' } }, 'canary.analysisInterval'],
   ['soak longer than 30 days', { ...good, soak: { duration: '31d' } }, 'soak.duration'],
   ['rollbackWindow past the 30-day undelete', { ...good, finalize: { action: 'delete', rollbackWindow: '45d' } }, 'finalize.rollbackWindow'],
   ['approval deadline longer than 30 days', { ...good, approvals: { deadline: '90d' } }, 'approvals.deadline'],

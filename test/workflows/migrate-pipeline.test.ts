@@ -246,4 +246,15 @@ describe('migratePipeline', () => {
     expect(cause.message).toMatch(/canary\.steps\[0\]\.percent: the last canary step must be 100 percent/);
     expect((await keyOf('wf-invalid')).restrictions?.apiTargets ?? []).toEqual([]);
   });
+
+  it('holds a spec started by hand to the duration limits (the CLI does too), naming the field', async () => {
+    const failure = await bench.withWorker(async (taskQueue) =>
+      (await bench.start({ ...bench.spec('wf-invalid'), canary: { steps: [{ percent: 100, bake: '3000d' }] } }, taskQueue)).result().catch((err: unknown) => err),
+    );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    const cause = (failure as WorkflowFailedError).cause as { type?: string; message: string };
+    expect(cause.type).toBe('InvalidSpec');
+    expect(cause.message).toMatch(/canary\.steps\[0\]\.bake: bake is at most 7d/);
+    expect((await keyOf('wf-invalid')).restrictions?.apiTargets ?? []).toEqual([]);
+  });
 });

@@ -8,6 +8,7 @@
 import { ActivityFailure, condition, log, patched } from '@temporalio/workflow';
 import { ErrorType } from '../../contracts/errors';
 import type { PlanFacts, PlannedStep } from '../../contracts/plan';
+import type { TrafficReport } from '../../contracts/reports';
 import { durationMs, type PipelineSpec } from '../../contracts/spec';
 import type { AnalysisPhase, CanaryAnalysis, StepAdvance, StepEvidence } from '../../contracts/status';
 import { formatDuration } from '../../contracts/duration';
@@ -183,18 +184,23 @@ async function analyseStep(m: Migration, rule: StepRule, phase: AnalysisPhase): 
     log.warn('canary analysis skipped: Monitoring could not be read', { step: rule.step, error: err.message });
     return;
   }
-  const traffic = trafficBetween(m.facts.stepBaseline, reading);
-  const judged = judgeEvidence({
+  const judged = judgeWindow(m, m.facts.stepBaseline, reading, rule.minRequests);
+  recordJudgement(m, { step: rule.step, percent: rule.percent, phase, minRequests: rule.minRequests }, judged, `canary step ${rule.step} (${rule.percent}%)`);
+}
+
+/** Judges Vertex over the window from `start` to `reading` by the spec's tolerances, against the key's baselines. */
+export function judgeWindow(m: Migration, start: TrafficReport | undefined, reading: TrafficReport, minRequests: number): EvidenceJudgement {
+  const traffic = trafficBetween(start, reading);
+  return judgeEvidence({
     vertex: traffic.vertex,
     keyThisStep: traffic.key,
     keyWholeCanary: reading.key,
     ...(m.facts.keyBeforeCanary ? { keyBeforeCanary: m.facts.keyBeforeCanary } : {}),
     repair: m.repair,
-    minRequests: rule.minRequests,
+    minRequests,
     maxErrorRateDelta: m.spec.canary.maxErrorRateDelta,
     maxLatencyRatio: m.spec.canary.maxLatencyRatio,
   });
-  recordJudgement(m, { step: rule.step, percent: rule.percent, phase, minRequests: rule.minRequests }, judged, `canary step ${rule.step} (${rule.percent}%)`);
 }
 
 /** Records an analysis on evidence and, on a breach, asks for the rollback, naming what broke. */

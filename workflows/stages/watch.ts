@@ -5,10 +5,8 @@
 import { ActivityFailure, log } from '@temporalio/workflow';
 import type { TrafficReport } from '../../contracts/reports';
 import type { AnalysisPhase } from '../../contracts/status';
-import { judgeEvidence } from '../canary-verdict';
 import type { Migration } from '../migration';
-import { trafficBetween } from '../traffic-delta';
-import { recordJudgement } from './canary';
+import { judgeWindow, recordJudgement } from './canary';
 import { readTrafficSinceAnchor } from './traffic';
 
 /** Opens the watched window where the gate begins (kept across continue-as-new and from one gate to the next). */
@@ -24,18 +22,8 @@ export async function watchGate(m: Migration, phase: Extract<AnalysisPhase, 'app
     m.facts.watchBaseline = reading;
     return;
   }
-  const { minRequests, maxErrorRateDelta, maxLatencyRatio, steps } = m.spec.canary;
-  const traffic = trafficBetween(m.facts.watchBaseline, reading);
-  const judged = judgeEvidence({
-    vertex: traffic.vertex,
-    keyThisStep: traffic.key,
-    keyWholeCanary: reading.key,
-    ...(m.facts.keyBeforeCanary ? { keyBeforeCanary: m.facts.keyBeforeCanary } : {}),
-    repair: m.repair,
-    minRequests,
-    maxErrorRateDelta,
-    maxLatencyRatio,
-  });
+  const { minRequests, steps } = m.spec.canary;
+  const judged = judgeWindow(m, m.facts.watchBaseline, reading, minRequests);
   const gate = phase === 'approve-finalize' ? 'while waiting for approve(stage: finalize)' : 'while waiting for the pipelines sharing the key';
   recordJudgement(m, { step: steps.length, percent: m.vertexPercent, phase, minRequests }, judged, gate);
   // A judged window closes; the next one counts from here, so a late outage is not diluted by days of health.
