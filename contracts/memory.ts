@@ -273,7 +273,7 @@ export const UndoSchema = z.discriminatedUnion('activity', [
   undo('deleteWorkloadIdentityProvider', z.strictObject({ name: text(500) })),
   undo('deleteWorkloadIdentityPool', z.strictObject({ name: text(500) })),
   undo('removeWorkloadIdentityUser', z.strictObject({ serviceAccountEmail: text(200), member: text(500) })),
-  undo('publishRouteToKey', z.strictObject({ store: text(1_000), route: RouteInputSchema })),
+  undo('publishRouteToKey', z.strictObject({ store: text(1_000), route: RouteInputSchema, path: z.enum(['project', 'legacy']).optional() })),
 ]);
 
 /** A Google ID token already used on this workflow: its hash and when it expires (kept until then). */

@@ -128,7 +128,8 @@ describe('ensureVertexRole', () => {
     const { email } = await provision.ensureServiceAccount({ project: DEMO_PROJECT, accountId: 'vertex-race', create: true });
     const other = await provision.ensureServiceAccount({ project: DEMO_PROJECT, accountId: 'bystander', create: true });
     const otherMember = `serviceAccount:${other.email}`;
-    const condition = { title: 'business hours', expression: 'request.time.getHours("Europe/Berlin") < 18' };
+    // A condition the emulator evaluates (it refuses any other rather than ignore it).
+    const condition = { title: 'grants only Vertex users', expression: "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['roles/aiplatform.user'])" };
     const crm = cloud.clients.resourceManager.projects;
     const getIamPolicy = crm.getIamPolicy.bind(crm);
     let interfered = 0;
@@ -142,7 +143,7 @@ describe('ensureVertexRole', () => {
         const { data: current } = await theirs.getIamPolicy({ resource: `projects/${DEMO_PROJECT}`, requestBody: { options: { requestedPolicyVersion: 3 } } });
         await theirs.setIamPolicy({
           resource: `projects/${DEMO_PROJECT}`,
-          requestBody: { policy: { ...current, version: 3, bindings: [...(current.bindings ?? []), { role: 'roles/logging.viewer', members: [otherMember], condition }] } },
+          requestBody: { policy: { ...current, version: 3, bindings: [...(current.bindings ?? []), { role: 'roles/resourcemanager.projectIamAdmin', members: [otherMember], condition }] } },
         });
       }
       return read;
@@ -158,7 +159,7 @@ describe('ensureVertexRole', () => {
     expect(writes.map((e) => e.status)).toEqual([200, 409, 200]);
     const after = await projectPolicy();
     expect(after.bindings?.find((b) => b.role === VERTEX_ROLE && !b.condition)?.members).toContain(`serviceAccount:${email}`);
-    expect(after.bindings).toContainEqual(expect.objectContaining({ role: 'roles/logging.viewer', members: [otherMember], condition: expect.objectContaining(condition) }));
+    expect(after.bindings).toContainEqual(expect.objectContaining({ role: 'roles/resourcemanager.projectIamAdmin', members: [otherMember], condition: expect.objectContaining(condition) }));
   });
 });
 

@@ -244,7 +244,7 @@ describe('Dockerfile', () => {
     expect(existsSync(resolve(root, cmd[3]!))).toBe(true);
     // The verb's own module, listed in the CLI's table.
     expect(read('client/commands/worker.ts')).toMatch(/^export const worker: Command = \{$/m);
-    expect(read('client/main.ts')).toMatch(/^\s+worker,$/m);
+    expect(read('client/main.ts')).toMatch(/^\s+worker: async \(\) => \(await import\('\.\/commands\/worker'\)\)\.worker,$/m);
     const health = all('HEALTHCHECK')[0]!.args;
     expect(health).toContain('deploy/worker-healthcheck.ts');
   });

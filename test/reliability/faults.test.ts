@@ -90,7 +90,7 @@ async function vertexUsers(): Promise<string[]> {
 }
 
 async function routeOf(pipeline: string): Promise<{ generation: number; vertexPercent: number } | undefined> {
-  const file = bench.cloud.clients.storage.bucket(BUCKET).file(`faults/${pipeline}.json`);
+  const file = bench.cloud.clients.storage.bucket(BUCKET).file(`faults/${PROJECT}/${pipeline}.json`);
   const [exists] = await file.exists();
   if (!exists) return undefined;
   const [content] = await file.download();

@@ -70,6 +70,14 @@ describe('MigrationMemorySchema', () => {
     expect(fromSchema(MigrationMemorySchema.parse(toSchema(evidence)))).toEqual(evidence);
   });
 
+  it("parses the route's undo with the place its migration publishes at (routes by project)", () => {
+    const route = { pipeline: 'nightly-summarizer', generation: 3, vertexPercent: 0, project: 'demo-project', location: 'global', serviceAccount: account, updatedAt: at };
+    const routed = memory({ undos: [...memory().undos!, { id: 'route', activity: 'publishRouteToKey', input: { store: 'file://.keyless/routes', route, path: 'project' } }] });
+    const parsed = MigrationMemorySchema.safeParse(toSchema(routed));
+    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+    expect(fromSchema(parsed.data!)).toEqual(routed);
+  });
+
   it('refuses a field it does not know, at any depth of state', () => {
     expect(MigrationMemorySchema.safeParse({ ...memory(), admin: true }).success).toBe(false);
     expect(MigrationMemorySchema.safeParse({ ...memory(), facts: { ...memory().facts, owner: 'x' } }).success).toBe(false);
