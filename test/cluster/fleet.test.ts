@@ -120,9 +120,10 @@ describe('given a fleet of 30 on three keyless workers, a Temporal server and Po
       const account = result.mutations.find((m) => m.kind === 'account-created');
       expect(account, result.pipeline).toBeDefined();
       const changes = mutationsOf(audit, result.pipeline, account!.target);
-      // Stopgap and finalize, once each; the orchestrator's token-creator grant on the account, once.
+      // Stopgap and finalize, once each; the orchestrator's token-creator grant on the account and
+      // its removal after the dual-run, once each.
       expect(changes.keyPatches, result.pipeline).toHaveLength(2);
-      expect(changes.accountPolicySets, result.pipeline).toHaveLength(1);
+      expect(changes.accountPolicySets, result.pipeline).toHaveLength(2);
       expect(result.mutations.filter((m) => m.kind === 'role-granted'), result.pipeline).toHaveLength(1);
       keyPatches += changes.keyPatches.length;
     }

@@ -176,13 +176,13 @@ describe('given both killed migrations finished', () => {
     for (const { audit: changes } of perPipeline) {
       // Stopgap and finalize, once each.
       expect(changes.keyPatches).toHaveLength(2);
-      // The orchestrator's token-creator grant on the account, once.
-      expect(changes.accountPolicySets).toHaveLength(1);
+      // The orchestrator's token-creator grant on the account, and its removal after the dual-run: once each.
+      expect(changes.accountPolicySets).toHaveLength(2);
     }
     recordScenario({
       scenario: 'audit after 11 worker kills in 2 migrations',
       runs: 2,
-      outcome: 'each migration: 1 account created, 1 project binding, 1 token-creator grant, 2 key PATCHes (stopgap + finalize)',
+      outcome: 'each migration: 1 account created, 1 project binding, 1 token-creator grant and 1 removal of it, 2 key PATCHes (stopgap + finalize)',
     });
   });
 
