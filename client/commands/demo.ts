@@ -201,6 +201,8 @@ async function simulatedGithubJob(emulator: RunningEmulator, clients: GoogleClie
       ...(runtime.ref ? { GITHUB_REF: runtime.ref } : {}),
       KEYLESS_EMULATOR: emulator.baseUrl,
       GOOGLE_APPLICATION_CREDENTIALS: credentialsFile,
+      // As the snippet's step hands it on: in emulator mode the client loads only this file (never ADC's search).
+      KEYLESS_CREDENTIAL_CONFIG: credentialsFile,
       GOOGLE_CLOUD_PROJECT: spec.project,
       GEMINI_API_KEY: key.keyString ?? '',
     },

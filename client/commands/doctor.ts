@@ -234,14 +234,16 @@ async function checkRoute(options: DoctorOptions, add: (f: Omit<Finding, 'fix'> 
     add({ check: 'route', ok: false, blocking: false, message: 'no pipeline and route store given: the route was not checked', fix: 'pass --spec <file>, or --pipeline and --store' });
     return undefined;
   }
-  if (!options.project) {
-    add({ check: 'route', ok: false, blocking: true, message: `no project given: the route lives at ${options.routeStore}/<project>/${options.pipeline}.json`, fix: 'pass --spec <file>, or --project with the spec\'s project' });
+  // Inside the job, its environment names the project as the genai SDKs read it.
+  const project = options.project ?? (options.env.GOOGLE_CLOUD_PROJECT?.trim() || undefined);
+  if (!project) {
+    add({ check: 'route', ok: false, blocking: true, message: `no project given: the route lives at ${options.routeStore}/<project>/${options.pipeline}.json`, fix: 'pass --spec <file> or --project with the spec\'s project, or set GOOGLE_CLOUD_PROJECT' });
     return undefined;
   }
   let source: RouteSource;
   try {
     // The pipeline's own readers' rules: its project's place first, the account pinned when the spec names it.
-    source = routeSourceFromStore(options.routeStore, { pipeline: options.pipeline, project: options.project, ...(options.serviceAccount ? { expect: { serviceAccount: options.serviceAccount } } : {}) }, () => createStorage(endpointConfigFromEnv(options.env)));
+    source = routeSourceFromStore(options.routeStore, { pipeline: options.pipeline, project, ...(options.serviceAccount ? { expect: { serviceAccount: options.serviceAccount } } : {}) }, () => createStorage(endpointConfigFromEnv(options.env)));
   } catch (err) {
     add({ check: 'route', ok: false, blocking: true, message: (err as Error).message, fix: 'use the route.store of the pipeline\'s spec' });
     return undefined;

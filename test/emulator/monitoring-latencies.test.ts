@@ -26,7 +26,7 @@ async function record(requests: object[]): Promise<Response> {
 }
 
 beforeAll(async () => {
-  h = await startHarness({ serviceAccounts: [account('caller', ['roles/aiplatform.user'], { uniqueId: SA_UNIQUE_ID })], keys: [key('lat-key', KEY)] });
+  h = await startHarness({ serviceAccounts: [account('caller', ['roles/aiplatform.user', 'roles/monitoring.viewer'], { uniqueId: SA_UNIQUE_ID })], keys: [key('lat-key', KEY)] });
   token = h.token(sa('caller'));
   // Vertex answered 30 requests in about 2.4 s each, the key 30 in about 0.8 s, two hours ago; one
   // Vertex request failed (latencies count successes only when asked for 2xx).
