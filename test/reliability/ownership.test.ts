@@ -292,7 +292,7 @@ describe('given a service account that existed before the migration', () => {
     recordScenario({
       scenario: 'adopted service account, cutover rejected',
       runs: 1,
-      outcome: 'rollback kept the account and removed the binding and the token-creator grant keyless had added',
+      outcome: 'the token-creator grant keyless had added was gone after the dual-run; rollback removed the binding and kept the account',
     });
   });
 });
