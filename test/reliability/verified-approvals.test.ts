@@ -51,7 +51,7 @@ describe('given approvals.verify google-id-token (the default with approvers)', 
   it('when strangers, foreign audiences, expired, foreign-key and replayed tokens try, then each is refused and recorded, and only the approver\'s own token approves', async () => {
     const spec = bench.spec(VERIFIED, {
       approvals: { approvers: [ALICE] },
-      canary: { steps: [{ percent: 50, bake: '30d' }, { percent: 100, bake: '1m' }], analysisInterval: '1h' },
+      canary: { steps: [{ percent: 50, bake: '7d' }, { percent: 100, bake: '1m' }], analysisInterval: '1h' },
     });
     await bench.withWorker(async (taskQueue) => {
       const handle: WorkflowHandle = await bench.start(spec, taskQueue);
