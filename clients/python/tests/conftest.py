@@ -105,9 +105,12 @@ class Cloud:
     def request_counts(self) -> Dict[str, int]:
         """Generative requests so far by credential: 'vertex' (the pipeline account) and 'key'."""
         import google.auth.transport.requests
-        from google.auth import compute_engine
+        from google.oauth2 import service_account
 
-        session = google.auth.transport.requests.AuthorizedSession(compute_engine.Credentials())
+        # Read as the orchestrator (roles/monitoring.viewer), as the canary does; the pipeline's own
+        # account may not read Monitoring.
+        reader = service_account.Credentials.from_service_account_file(self.publisher_key_file, scopes=["https://www.googleapis.com/auth/cloud-platform"])
+        session = google.auth.transport.requests.AuthorizedSession(reader)
         now = time.time()
         params = {
             "filter": 'metric.type = "serviceruntime.googleapis.com/api/request_count" AND resource.type = "consumed_api"',
