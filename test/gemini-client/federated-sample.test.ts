@@ -41,7 +41,8 @@ describe('given a sample job on a simulated GitHub Actions runner', () => {
     const credentialsFile = join(estate.dir, 'ci-credentials.json');
     await writeFile(credentialsFile, printed.out);
     const [key] = await estate.cloud.clients.apiKeys.getKeyString({ name: `projects/${DEMO_PROJECT}/locations/global/keys/nightly-summarizer` });
-    const jobEnv = { ...runnerEnv, KEYLESS_EMULATOR: estate.cloud.emulator.baseUrl, GOOGLE_APPLICATION_CREDENTIALS: credentialsFile, GOOGLE_CLOUD_PROJECT: DEMO_PROJECT, GEMINI_API_KEY: key.keyString! };
+    // As the printed GitHub snippet hands it on: in emulator mode the client loads KEYLESS_CREDENTIAL_CONFIG alone, never ADC's search.
+    const jobEnv = { ...runnerEnv, KEYLESS_EMULATOR: estate.cloud.emulator.baseUrl, GOOGLE_APPLICATION_CREDENTIALS: credentialsFile, KEYLESS_CREDENTIAL_CONFIG: credentialsFile, GOOGLE_CLOUD_PROJECT: DEMO_PROJECT, GEMINI_API_KEY: key.keyString! };
     expect(Object.keys(jobEnv)).not.toContain('GCE_METADATA_HOST');
 
     const samples = startSamplePipelines({ env: {}, routesStore: routes, stopSignal: new AbortController().signal, intervalMs: 100, maxRuns: 3, pipelines: ['nightly-summarizer'], isolatedJobs: { 'nightly-summarizer': jobEnv } });
