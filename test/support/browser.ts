@@ -86,8 +86,17 @@ export async function frameShowing(page: Page, text: string, attempts = 60): Pro
 
 /** Opens the UI's workflow list filtered by a visibility query; returns how many rows it shows. */
 export async function listWorkflowsInUi(page: Page, uiUrl: string, query: string, namespace = 'default'): Promise<number> {
-  await page.goto(`${uiUrl}/namespaces/${namespace}/workflows?query=${encodeURIComponent(query)}`);
-  await page.getByTestId('workflow-count').waitFor({ timeout: 20_000 });
+  // A UI server whose Temporal frontend just restarted (the cluster tier restarts it) may leave the
+  // first load without a list on a loaded machine: the page is loaded again, three times at most.
+  for (let attempt = 1; ; attempt++) {
+    await page.goto(`${uiUrl}/namespaces/${namespace}/workflows?query=${encodeURIComponent(query)}`);
+    try {
+      await page.getByTestId('workflow-count').waitFor({ timeout: 20_000 });
+      break;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
   return page.getByTestId('workflows-summary-configurable-table-row').count();
 }
 
