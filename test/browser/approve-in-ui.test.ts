@@ -88,87 +88,79 @@ function listWorkflows(query: string): Promise<number> {
   return listWorkflowsInUi(browser.page, uiUrl, query);
 }
 
+/** Runs a keyless worker on a task queue of its own, starts `spec`, waits for its cutover approval, then runs `body`. */
+async function atCutover(spec: PipelineSpec, label: string, body: (workflowId: string) => Promise<void>): Promise<void> {
+  const taskQueue = uniqueTaskQueue(label);
+  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  const worker = await createKeylessWorker({
+    connection: nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activityDeps: { clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR },
+  });
+  try {
+    await worker.runUntil(async () => {
+      const { workflowId } = await startMigration(client, taskQueue, spec);
+      await statusUntil(spec, (s) => s.stage === 'approve-cutover', 'approve-cutover');
+      await body(workflowId);
+    });
+  } finally {
+    await nativeConnection.close();
+  }
+}
+
 describe('given a migration waiting for its cutover, with the Temporal UI in a browser', () => {
   it('when the operator approves it in the UI, then the migration moves to the canary', { timeout: 180_000 }, async () => {
     const spec = nightlySummarizer();
-    const taskQueue = uniqueTaskQueue('ui');
-    const nativeConnection = await NativeConnection.connect({ address: server.address });
-    const worker = await createKeylessWorker({
-      connection: nativeConnection,
-      namespace: 'default',
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activityDeps: { clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR },
+    await atCutover(spec, 'ui', async (workflowId) => {
+      const { page } = browser;
+
+      // The search attribute filters the fleet: nothing is in the canary yet, one waits for cutover.
+      expect(await listWorkflows('KeylessStage="canary"')).toBe(0);
+      await openWorkflowFromList(page, uiUrl, 'KeylessStage="approve-cutover" AND KeylessPipeline="nightly-summarizer"', workflowId);
+      expect(await page.getByTestId('execution-status').first().innerText()).toMatch(/running/i);
+
+      // Current details: what the migration waits for, published by the workflow itself.
+      await page.getByTestId('user-metadata-tab').click();
+      const details = await frameShowing(page, 'waiting for approve(stage: cutover)');
+      expect(details).toBe('nightly-summarizer: waiting for approve(stage: cutover)');
+      await page.screenshot({ path: join(ARTIFACTS, 'waiting-for-cutover.png') });
+
+      // The update's description comes from contracts/messages: the UI lists the workflow's own handlers.
+      await sendUpdateInUi(page, {
+        description: 'Approve the stage that waits for an operator',
+        input: { stage: 'cutover', by: 'ui@example.com' },
+        screenshot: join(ARTIFACTS, 'approve-cutover.png'),
     });
-    const { page } = browser;
-    try {
-      await worker.runUntil(async () => {
-        const { workflowId } = await startMigration(client, taskQueue, spec);
-        await statusUntil(spec, (s) => s.stage === 'approve-cutover', 'approve-cutover');
-
-        // The search attribute filters the fleet: nothing is in the canary yet, one waits for cutover.
-        expect(await listWorkflows('KeylessStage="canary"')).toBe(0);
-        await openWorkflowFromList(page, uiUrl, 'KeylessStage="approve-cutover" AND KeylessPipeline="nightly-summarizer"', workflowId);
-        expect(await page.getByTestId('execution-status').first().innerText()).toMatch(/running/i);
-
-        // Current details: what the migration waits for, published by the workflow itself.
-        await page.getByTestId('user-metadata-tab').click();
-        const details = await frameShowing(page, 'waiting for approve(stage: cutover)');
-        expect(details).toBe('nightly-summarizer: waiting for approve(stage: cutover)');
-        await page.screenshot({ path: join(ARTIFACTS, 'waiting-for-cutover.png') });
-
-        // The update's description comes from contracts/messages: the UI lists the workflow's own handlers.
-        await sendUpdateInUi(page, {
-          description: 'Approve the stage that waits for an operator',
-          input: { stage: 'cutover', by: 'ui@example.com' },
-          screenshot: join(ARTIFACTS, 'approve-cutover.png'),
-        });
-        const status = await statusUntil(spec, (s) => s.stage !== 'approve-cutover', 'a stage after approve-cutover');
-        expect(status.stage).toBe('canary');
-        // The UI's dialog sends no identity: with approvals.verify none, the typed name is recorded as unverified.
-        expect(status.approvals?.verify).toBe('none');
-        expect(status.decisions).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'approve', stage: 'cutover', by: 'ui@example.com', verified: false })]));
-        await client.workflow.getHandle(workflowId).terminate('browser test done');
-      });
-    } finally {
-      await nativeConnection.close();
-    }
+    const status = await statusUntil(spec, (s) => s.stage !== 'approve-cutover', 'a stage after approve-cutover');
+    expect(status.stage).toBe('canary');
+    // The UI's dialog sends no identity: with approvals.verify none, the typed name is recorded as unverified.
+    expect(status.approvals?.verify).toBe('none');
+    expect(status.decisions).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'approve', stage: 'cutover', by: 'ui@example.com', verified: false })]));
+    await client.workflow.getHandle(workflowId).terminate('browser test done');
+    });
   });
 
   it('when verified approvals are on and the operator pastes `keyless approve --print-payload` into the dialog, then the approval is accepted as the token\'s email', { timeout: 180_000 }, async () => {
     // ticket-triage's key, served here in global: a pipeline of its own, whose only approver is the demo operator.
     const spec = nightlySummarizer('ticket-triage', { approvers: ['operator@example.com'] });
-    const taskQueue = uniqueTaskQueue('ui-verified');
-    const nativeConnection = await NativeConnection.connect({ address: server.address });
-    const worker = await createKeylessWorker({
-      connection: nativeConnection,
-      namespace: 'default',
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activityDeps: { clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR },
-    });
-    const { page } = browser;
-    try {
-      await worker.runUntil(async () => {
-        const { workflowId } = await startMigration(client, taskQueue, spec);
-        await statusUntil(spec, (s) => s.stage === 'approve-cutover', 'approve-cutover');
-        // The operator's own shell: keyless prints the payload with their ID token (the emulator's demo operator here).
-        const env: NodeJS.ProcessEnv = { ...process.env, KEYLESS_EMULATOR: cloud.emulator.baseUrl, TEMPORAL_ADDRESS: server.address };
-        delete env.GCE_METADATA_HOST;
-        const { stdout } = await run(bin, ['approve', spec.pipeline, '--stage', 'cutover', '--project', spec.project, '--print-payload'], { env, timeout: 120_000 });
-        const payload = JSON.parse(stdout) as { stage: string; idToken: string };
-        expect(Object.keys(payload).sort()).toEqual(['idToken', 'stage']);
+    await atCutover(spec, 'ui-verified', async (workflowId) => {
+      const { page } = browser;
+      // The operator's own shell: keyless prints the payload with their ID token (the emulator's demo operator here).
+      const env: NodeJS.ProcessEnv = { ...process.env, KEYLESS_EMULATOR: cloud.emulator.baseUrl, TEMPORAL_ADDRESS: server.address };
+      delete env.GCE_METADATA_HOST;
+      const { stdout } = await run(bin, ['approve', spec.pipeline, '--stage', 'cutover', '--project', spec.project, '--print-payload'], { env, timeout: 120_000 });
+      const payload = JSON.parse(stdout) as { stage: string; idToken: string };
+      expect(Object.keys(payload).sort()).toEqual(['idToken', 'stage']);
 
-        await openWorkflowFromList(page, uiUrl, 'KeylessStage="approve-cutover" AND KeylessPipeline="ticket-triage"', workflowId);
-        await sendUpdateInUi(page, { description: 'Approve the stage that waits for an operator', input: payload, screenshot: join(ARTIFACTS, 'approve-cutover-verified.png') });
-        const status = await statusUntil(spec, (s) => s.stage !== 'approve-cutover', 'a stage after approve-cutover');
-        expect(status.stage).toBe('canary');
-        expect(status.decisions).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'approve', stage: 'cutover', by: 'operator@example.com', verified: true })]));
-        await client.workflow.getHandle(workflowId).terminate('browser test done');
-        recordScenario({ scenario: 'verified approval pasted into the Temporal UI', runs: 1, outcome: 'the --print-payload JSON sent through the UI\'s update dialog approved the cutover as operator@example.com (verified)' });
-      });
-    } finally {
-      await nativeConnection.close();
-    }
+      await openWorkflowFromList(page, uiUrl, 'KeylessStage="approve-cutover" AND KeylessPipeline="ticket-triage"', workflowId);
+      await sendUpdateInUi(page, { description: 'Approve the stage that waits for an operator', input: payload, screenshot: join(ARTIFACTS, 'approve-cutover-verified.png') });
+      const status = await statusUntil(spec, (s) => s.stage !== 'approve-cutover', 'a stage after approve-cutover');
+      expect(status.stage).toBe('canary');
+      expect(status.decisions).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'approve', stage: 'cutover', by: 'operator@example.com', verified: true })]));
+      await client.workflow.getHandle(workflowId).terminate('browser test done');
+      recordScenario({ scenario: 'verified approval pasted into the Temporal UI', runs: 1, outcome: 'the --print-payload JSON sent through the UI\'s update dialog approved the cutover as operator@example.com (verified)' });
+    });
   });
 });
