@@ -6,12 +6,13 @@ import { MetricServiceClient } from '@google-cloud/monitoring';
 import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { account, type Harness, key, PROJECT, sa, startHarness } from './generative-harness';
+import { testKeyString } from '../support/keys';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 process.env.GOOGLE_CLOUD_PROJECT = PROJECT;
 
 const METRIC = 'metric.type = "serviceruntime.googleapis.com/api/request_count" AND resource.type = "consumed_api"';
-const KEY = 'AIzaFault-000000000000000000000000000';
+const KEY = testKeyString('Fault');
 const SA_UNIQUE_ID = '100000000000000004242';
 let h: Harness;
 let monitoring: MetricServiceClient;

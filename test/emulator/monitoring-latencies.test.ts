@@ -8,13 +8,14 @@ import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LATENCY_BUCKET_OPTIONS, latencyBucketIndex } from '../../emulator/surfaces/monitoring';
 import { account, type Harness, key, PROJECT, sa, startHarness } from './generative-harness';
+import { testKeyString } from '../support/keys';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 process.env.GOOGLE_CLOUD_PROJECT = PROJECT;
 
 const LATENCIES = 'metric.type = "serviceruntime.googleapis.com/api/request_latencies" AND resource.type = "consumed_api"';
 const COUNTS = 'metric.type = "serviceruntime.googleapis.com/api/request_count" AND resource.type = "consumed_api"';
-const KEY = 'AIzaKeyLatency-000000000000000000000000';
+const KEY = testKeyString('KeyLatency');
 const SA_UNIQUE_ID = '100000000000000008008';
 const HOUR = 3_600_000;
 let h: Harness;

@@ -5,6 +5,7 @@ import { MetricServiceClient } from '@google-cloud/monitoring';
 import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { account, type Harness, key, PROJECT, sa, startHarness } from './generative-harness';
+import { testKeyString } from '../support/keys';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 process.env.GOOGLE_CLOUD_PROJECT = PROJECT;
@@ -14,8 +15,8 @@ let h: Harness;
 let monitoring: MetricServiceClient;
 let startSeconds: number;
 let token: string;
-const KEY_A = 'AIzaKeyA-0000000000000000000000000000';
-const KEY_MAPS = 'AIzaMaps-0000000000000000000000000000';
+const KEY_A = testKeyString('KeyA');
+const KEY_MAPS = testKeyString('Maps');
 const SA_UNIQUE_ID = '100000000000000007007';
 
 async function post(path: string, headers: Record<string, string>): Promise<number> {

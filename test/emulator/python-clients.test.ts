@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { account, type Harness, key, PROJECT, PROJECT_NUMBER, sa, startHarness } from './generative-harness';
+import { testKeyString } from '../support/keys';
 
 const run = promisify(execFile);
 const RUNNER = sa('python-runner');
@@ -26,9 +27,9 @@ beforeAll(async () => {
   h = await startHarness({
     serviceAccounts: [account('python-runner', ['roles/aiplatform.user', 'roles/monitoring.viewer', 'roles/viewer'], { uniqueId: RUNNER_UNIQUE_ID })],
     keys: [
-      key('nightly-summarizer', 'AIzaPyNightly-0000000000000000000000', { displayName: 'nightly summarizer' }),
-      key('ticket-triage', 'AIzaPyTriage-00000000000000000000000', { displayName: 'ticket triage' }),
-      key('report-digest', 'AIzaPyDigest-00000000000000000000000', { displayName: 'report digest' }),
+      key('nightly-summarizer', testKeyString('PyNightly'), { displayName: 'nightly summarizer' }),
+      key('ticket-triage', testKeyString('PyTriage'), { displayName: 'ticket triage' }),
+      key('report-digest', testKeyString('PyDigest'), { displayName: 'report digest' }),
     ],
   });
   dir = await mkdtemp(join(tmpdir(), 'keyless-python-'));

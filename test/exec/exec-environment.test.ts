@@ -27,6 +27,7 @@ import {
 import { defaultRouteCacheFile, readRouteDiskEntry, writeRouteDiskEntry } from '../../gemini-client/route-disk-cache';
 import { parseRouteDocument, RouteRefused } from '../../contracts/route-rules';
 import { choosesVertex, splitBucket } from '../../gemini-client/split';
+import { documentText, routeVectors } from '../support/route-vectors';
 
 const run = promisify(execFile);
 const REPO = resolve(new URL('../..', import.meta.url).pathname);
@@ -184,29 +185,6 @@ describe("the command's environment", () => {
     expect(decisionLine('nightly-summarizer', 'r', { route: undefined, stale: true, error: 'x' }, false)).toBe('keyless: nightly-summarizer run r: api-key (no route, stale: x; using the API key)');
   });
 });
-
-interface RouteCase {
-  name: string;
-  set?: Record<string, unknown>;
-  unset?: string[];
-  raw?: string;
-  padTo?: number;
-  pipeline?: string;
-  expect?: { project?: string; serviceAccount?: string };
-  verdict: 'valid' | 'invalid';
-  field?: string;
-}
-const routeVectors = JSON.parse(readFileSync(join(REPO, 'clients/vectors/route.json'), 'utf8')) as { nowMs: number; pipeline: string; base: Record<string, unknown>; cases: RouteCase[] };
-
-/** A vector's document text, built as every reader's test builds it (test/gemini-client/route-vectors.test.ts). */
-function documentText(c: RouteCase, base: Record<string, unknown>): string {
-  if (c.raw !== undefined) return c.raw;
-  const doc: Record<string, unknown> = { ...base, ...c.set };
-  for (const name of c.unset ?? []) delete doc[name];
-  const text = JSON.stringify(doc);
-  if (c.padTo === undefined) return text;
-  return `${text.slice(0, -1)}${' '.repeat(c.padTo - Buffer.byteLength(text))}}`;
-}
 
 describe('the full route rules (clients/vectors/route.json), every row including the TypeScript schema\'s known gaps', () => {
   for (const c of routeVectors.cases) {

@@ -4,42 +4,12 @@
 // repeated fields and the reader's pins are the readers' part). The Python client checks the same
 // file (clients/python/tests), so both languages agree on every row.
 
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RouteSchema } from '../../contracts/route';
 import { parseRouteDocument, RouteRefused } from '../../contracts/route-rules';
+import { documentText, routeVectors, type RouteCase } from '../support/route-vectors';
 
-interface RouteCase {
-  name: string;
-  set?: Record<string, unknown>;
-  unset?: string[];
-  raw?: string;
-  padTo?: number;
-  pipeline?: string;
-  expect?: { project?: string; serviceAccount?: string };
-  verdict: 'valid' | 'invalid';
-  field?: string;
-}
-
-interface RouteVectors {
-  nowMs: number;
-  pipeline: string;
-  base: Record<string, unknown>;
-  cases: RouteCase[];
-}
-
-const vectors = JSON.parse(readFileSync(new URL('../../clients/vectors/route.json', import.meta.url), 'utf8')) as RouteVectors;
-
-/** The document's text, built as every reader's test builds it. */
-export function documentText(c: RouteCase, base: Record<string, unknown>): string {
-  if (c.raw !== undefined) return c.raw;
-  const doc: Record<string, unknown> = { ...base, ...c.set };
-  for (const name of c.unset ?? []) delete doc[name];
-  const text = JSON.stringify(doc);
-  if (c.padTo === undefined) return text;
-  const pad = c.padTo - Buffer.byteLength(text);
-  return `${text.slice(0, -1)}${' '.repeat(pad)}}`;
-}
+const vectors = routeVectors;
 
 function rulesVerdict(c: RouteCase): { verdict: 'valid' | 'invalid'; field?: string } {
   try {

@@ -11,6 +11,13 @@ from conftest import VECTORS
 from keyless_route import MAX_ROUTE_BYTES, RouteRefused, parse_route
 
 RULES = json.loads((VECTORS / "route.json").read_text(encoding="utf-8"))
+# "{key-shaped}" stands for a key-shaped string, built at run time as test/support/route-vectors.ts
+# builds it, so that none is committed.
+KEY_SHAPED = "AIza" + "SyRouteVector-".ljust(35, "0")
+for _case in RULES["cases"]:
+    for _field, _value in _case.get("set", {}).items():
+        if _value == "{key-shaped}":
+            _case["set"][_field] = KEY_SHAPED
 
 
 def document_bytes(case: Dict[str, Any]) -> bytes:
