@@ -32,6 +32,11 @@ export type FederationSetup =
   | { kind: 'broken'; findings: NewFinding[] }
   | { kind: 'configuration'; config: Record<string, unknown>; audience: string; serviceAccount?: string; findings: NewFinding[] };
 
+/** A setup with no chain to walk: one blocking finding that says what is missing and how to fix it. */
+function broken(check: NewFinding['check'], message: string, fix: string): FederationSetup {
+  return { kind: 'broken', findings: [{ check, ok: false, blocking: true, message, fix }] };
+}
+
 /** Finds the configuration the job's libraries will load (GOOGLE_APPLICATION_CREDENTIALS), or builds one from the spec inside a GitHub job. */
 export async function resolveFederation(env: Record<string, string | undefined>, expect: FederationExpectation): Promise<FederationSetup> {
   const runtime = expect.runtime && isFederated(expect.runtime) ? expect.runtime : undefined;
@@ -64,46 +69,13 @@ export async function resolveFederation(env: Record<string, string | undefined>,
 
   const snippet = runtime.kind === 'oidc' ? 'json' : runtime.kind;
   if (runtime.kind === 'github-actions' && !env.ACTIONS_ID_TOKEN_REQUEST_URL?.trim()) {
-    return {
-      kind: 'broken',
-      findings: [
-        {
-          check: 'runtime-token',
-          ok: false,
-          blocking: true,
-          message: 'the runner gives this job no ID token: ACTIONS_ID_TOKEN_REQUEST_URL is absent, and GOOGLE_APPLICATION_CREDENTIALS names no external_account configuration',
-          fix: `add \`permissions: id-token: write\` to the job (or the workflow), then authenticate with google-github-actions/auth: keyless credentials ${expect.pipeline} --format github-actions prints the job`,
-        },
-      ],
-    };
+    return broken('runtime-token', 'the runner gives this job no ID token: ACTIONS_ID_TOKEN_REQUEST_URL is absent, and GOOGLE_APPLICATION_CREDENTIALS names no external_account configuration', `add \`permissions: id-token: write\` to the job (or the workflow), then authenticate with google-github-actions/auth: keyless credentials ${expect.pipeline} --format github-actions prints the job`);
   }
   if (runtime.kind !== 'github-actions') {
-    return {
-      kind: 'broken',
-      findings: [
-        {
-          check: 'workload-identity',
-          ok: false,
-          blocking: true,
-          message: `the spec's runtime is ${runtime.kind}, but GOOGLE_APPLICATION_CREDENTIALS names no external_account configuration, so the job's libraries will not federate`,
-          fix: `write the configuration before the job calls Google: keyless credentials ${expect.pipeline} --format ${snippet} prints it`,
-        },
-      ],
-    };
+    return broken('workload-identity', `the spec's runtime is ${runtime.kind}, but GOOGLE_APPLICATION_CREDENTIALS names no external_account configuration, so the job's libraries will not federate`, `write the configuration before the job calls Google: keyless credentials ${expect.pipeline} --format ${snippet} prints it`);
   }
   if (!expect.projectNumber || !expect.serviceAccount || !expect.project) {
-    return {
-      kind: 'broken',
-      findings: [
-        {
-          check: 'workload-identity',
-          ok: false,
-          blocking: true,
-          message: 'GOOGLE_APPLICATION_CREDENTIALS names no external_account configuration, and doctor cannot name the provider to build one without the project number',
-          fix: `pass --project-number (gcloud projects describe ${expect.project ?? '<project>'} --format='value(projectNumber)'), or authenticate the job first (google-github-actions/auth)`,
-        },
-      ],
-    };
+    return broken('workload-identity', 'GOOGLE_APPLICATION_CREDENTIALS names no external_account configuration, and doctor cannot name the provider to build one without the project number', `pass --project-number (gcloud projects describe ${expect.project ?? '<project>'} --format='value(projectNumber)'), or authenticate the job first (google-github-actions/auth)`);
   }
   // Inside a GitHub job without a configuration yet: walk the one `keyless credentials --source github-runner` would write.
   const plan = workloadIdentityPlan(runtime, expect.pipeline);
