@@ -5,7 +5,7 @@
 // to the end, with the Temporal CLI (and the Python job's google-genai) installed on first use into
 // the per-user cache. The demo is the slow part: about two minutes.
 
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -13,6 +13,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runToEnd } from '../support/processes';
 
 const run = promisify(execFile);
 const REPO = resolve(new URL('../..', import.meta.url).pathname);
@@ -139,19 +140,7 @@ describe('the packed tarball, installed into an empty folder', () => {
 
 /** The demo in the app folder (its state goes to .keyless/ there), bounded: Ctrl-C after 14 minutes. */
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('npx', args, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const guard = setTimeout(() => child.kill('SIGINT'), 840_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
+  return runToEnd('npx', args, { cwd: app, env, interruptAfterMs: 840_000 });
 }
 
 /** Files reachable from `entry` through its relative imports (static and dynamic), and the packages they import. */

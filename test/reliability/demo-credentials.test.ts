@@ -4,13 +4,13 @@
 // credential: both name a token endpoint on a local trap server that counts every request, and the
 // machine has no other network, so any use would fail loudly or be counted.
 
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runToEnd } from '../support/processes';
 import { recordScenario } from '../support/scenarios';
 
 const REPO = resolve(new URL('../..', import.meta.url).pathname);
@@ -59,19 +59,8 @@ describe('the embedded default on a laptop with real credentials', () => {
       KEYLESS_CACHE_DIR: join(dir, 'cache'),
       ...(process.env.KEYLESS_TEMPORAL_CLI ? { KEYLESS_TEMPORAL_CLI: process.env.KEYLESS_TEMPORAL_CLI } : {}),
     };
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolvePromise, reject) => {
-      const child = spawn(process.execPath, ['--import', TSX, MAIN, 'demo', '--yes', '--json', '--port', String(port), '--ui-port', String(uiPort), '--emulator-port', String(emulatorPort)], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const guard = setTimeout(() => child.kill('SIGINT'), 840_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(guard);
-        resolvePromise({ code, stdout, stderr });
-      });
-    });
+    // Ctrl-C after 14 minutes, as the package test bounds its demo.
+    const result = await runToEnd(process.execPath, ['--import', TSX, MAIN, 'demo', '--yes', '--json', '--port', String(port), '--ui-port', String(uiPort), '--emulator-port', String(emulatorPort)], { cwd: work, env, interruptAfterMs: 840_000 });
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
     const outcomes = JSON.parse(result.stdout.slice(result.stdout.indexOf('['))) as { pipeline: string; outcome: string }[];
     expect(Object.fromEntries(outcomes.map((o) => [o.pipeline, o.outcome]))).toMatchObject({ 'nightly-summarizer': 'completed', 'ticket-triage': 'rolled-back', 'report-digest': 'held' });

@@ -124,3 +124,23 @@ export async function runCommand(command: string, args: string[], options: { env
     });
   });
 }
+
+/**
+ * Runs a command to its end with stdout and stderr apart, whatever its exit code; Ctrl-C (SIGINT)
+ * after `interruptAfterMs`, as an operator would stop a demo that does not end.
+ */
+export function runToEnd(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; interruptAfterMs: number }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const guard = setTimeout(() => child.kill('SIGINT'), options.interruptAfterMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
