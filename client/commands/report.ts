@@ -164,8 +164,8 @@ function analysisRow(a: CanaryAnalysis): string {
   return `| ${a.step} | ${a.percent} % | ${a.phase ?? 'bake'} | ${a.at} | ${baseline} | ${a.key.requests} | ${rate(a.key.errorRate)} | ${a.vertex.requests} | ${rate(a.vertex.errorRate)} | ${(a.delta * 100).toFixed(1)} pt | ${classes} | ${p50} | ${ratio} | ${verdict} | ${a.historyLength ?? '-'} |`;
 }
 
-/** Events between consecutive analyses of the same step and phase in the same run. */
-function eventsPerAnalysis(analyses: CanaryAnalysis[]): number[] {
+/** Events between consecutive analyses of the same step and phase in the same run: what one analysis costs in history. */
+export function eventsPerAnalysis(analyses: CanaryAnalysis[]): number[] {
   const out: number[] = [];
   for (let i = 1; i < analyses.length; i++) {
     const [a, b] = [analyses[i - 1]!, analyses[i]!];

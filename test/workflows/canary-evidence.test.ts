@@ -4,10 +4,11 @@
 // steps sized by evidence, and a promote on partial evidence.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventsPerAnalysis } from '../../client/commands/report';
 import { KeylessStage } from '../../contracts/names';
 import { promoteSignal, statusQuery } from '../../contracts/messages';
 import { validateSpec, type PipelineSpecInput } from '../../contracts/spec';
-import type { CanaryAnalysis, MigrationResult, MigrationStatus } from '../../contracts/status';
+import type { MigrationResult, MigrationStatus } from '../../contracts/status';
 import { planMigration } from '../../workflows/stages';
 import { scheduledJob } from '../support/pipeline-job';
 import { maybeRecordHistory, startMigrationBench, waitFor, type MigrationBench } from '../support/migration-env';
@@ -37,16 +38,6 @@ async function published(handle: Handle): Promise<{ stage: string | undefined; d
   const description = await handle.describe();
   const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
   return { stage: description.typedSearchAttributes.get(KeylessStage), details: metadata.currentDetails ?? '' };
-}
-
-/** Events between consecutive analyses of one step and phase: what one analysis costs in history. */
-function eventsPerAnalysis(analyses: CanaryAnalysis[]): number[] {
-  const out: number[] = [];
-  for (let i = 1; i < analyses.length; i++) {
-    const [a, b] = [analyses[i - 1]!, analyses[i]!];
-    if (a.step === b.step && a.phase === b.phase && a.historyLength !== undefined && b.historyLength !== undefined && b.historyLength > a.historyLength) out.push(b.historyLength - a.historyLength);
-  }
-  return out;
 }
 
 function parsed(input: PipelineSpecInput) {
