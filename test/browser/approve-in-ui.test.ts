@@ -10,7 +10,6 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMigration } from '../../client/commands/migrate';
 import { migrationStatus } from '../../client/migrations';
@@ -18,11 +17,10 @@ import { validateSpec, type PipelineSpec } from '../../contracts/spec';
 import type { MigrationStatus } from '../../contracts/status';
 import { DEMO_ORCHESTRATOR } from '../../emulator';
 import { startDevServer, type DevServer } from '../../worker/dev-server';
-import { createKeylessWorker } from '../../worker/worker';
 import { frameShowing, listWorkflowsInUi, openWorkflowFromList, sendUpdateInUi, startTestBrowser, waitForUi, type TestBrowser } from '../support/browser';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { recordScenario } from '../support/scenarios';
-import { uniqueTaskQueue, workflowBundle } from '../support/temporal';
+import { withKeylessWorker } from '../support/temporal';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../../bin/keyless', import.meta.url));
@@ -90,24 +88,11 @@ function listWorkflows(query: string): Promise<number> {
 
 /** Runs a keyless worker on a task queue of its own, starts `spec`, waits for its cutover approval, then runs `body`. */
 async function atCutover(spec: PipelineSpec, label: string, body: (workflowId: string) => Promise<void>): Promise<void> {
-  const taskQueue = uniqueTaskQueue(label);
-  const nativeConnection = await NativeConnection.connect({ address: server.address });
-  const worker = await createKeylessWorker({
-    connection: nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activityDeps: { clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR },
+  await withKeylessWorker(server.address, { clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR }, label, async (taskQueue) => {
+    const { workflowId } = await startMigration(client, taskQueue, spec);
+    await statusUntil(spec, (s) => s.stage === 'approve-cutover', 'approve-cutover');
+    await body(workflowId);
   });
-  try {
-    await worker.runUntil(async () => {
-      const { workflowId } = await startMigration(client, taskQueue, spec);
-      await statusUntil(spec, (s) => s.stage === 'approve-cutover', 'approve-cutover');
-      await body(workflowId);
-    });
-  } finally {
-    await nativeConnection.close();
-  }
 }
 
 describe('given a migration waiting for its cutover, with the Temporal UI in a browser', () => {

@@ -6,7 +6,6 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveUpdate, promoteSignal, rollbackSignal, statusQuery } from '../../contracts/messages';
 import { MIGRATE_PIPELINE_WORKFLOW, migrationWorkflowId } from '../../contracts/names';
@@ -14,10 +13,9 @@ import type { PipelineSpecInput } from '../../contracts/spec';
 import type { MigrationResult, MigrationStatus } from '../../contracts/status';
 import { DEMO_ORCHESTRATOR, PIPELINE_ANNOTATION } from '../../emulator';
 import { startDevServer, type DevServer } from '../../worker/dev-server';
-import { createKeylessWorker } from '../../worker/worker';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { recordScenario } from '../support/scenarios';
-import { uniqueTaskQueue, workflowBundle } from '../support/temporal';
+import { withKeylessWorker } from '../support/temporal';
 
 /** A pipeline of the test's own for the evidence waits (the demo's three are migrated above). */
 const EVIDENCE = 'can-evidence';
@@ -164,25 +162,12 @@ type Handle = ReturnType<Client['workflow']['getHandle']>;
 /** Runs one migration on a worker of its own, acting on it with `during` while it runs. */
 async function runMigration(spec: PipelineSpecInput, during: (handle: Handle, firstRunId: string) => Promise<void>): Promise<{ result: MigrationResult; firstRunId: string; lastRunId: string }> {
   const client = new Client({ connection });
-  const taskQueue = uniqueTaskQueue('can');
-  const native = await NativeConnection.connect({ address: server.address });
-  const worker = await createKeylessWorker({
-    connection: native,
-    namespace: 'default',
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activityDeps: { clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR },
+  return withKeylessWorker(server.address, { clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR }, 'can', async (taskQueue) => {
+    const handle = await client.workflow.start(MIGRATE_PIPELINE_WORKFLOW, { taskQueue, workflowId: migrationWorkflowId(spec.project, spec.pipeline), args: [spec] });
+    await during(client.workflow.getHandle(handle.workflowId), handle.firstExecutionRunId);
+    const result = (await client.workflow.getHandle(handle.workflowId).result()) as MigrationResult;
+    return { result, firstRunId: handle.firstExecutionRunId, lastRunId: (await client.workflow.getHandle(handle.workflowId).describe()).runId };
   });
-  try {
-    return await worker.runUntil(async () => {
-      const handle = await client.workflow.start(MIGRATE_PIPELINE_WORKFLOW, { taskQueue, workflowId: migrationWorkflowId(spec.project, spec.pipeline), args: [spec] });
-      await during(client.workflow.getHandle(handle.workflowId), handle.firstExecutionRunId);
-      const result = (await client.workflow.getHandle(handle.workflowId).result()) as MigrationResult;
-      return { result, firstRunId: handle.firstExecutionRunId, lastRunId: (await client.workflow.getHandle(handle.workflowId).describe()).runId };
-    });
-  } finally {
-    await native.close();
-  }
 }
 
 /** Polls (real time, bounded) until `read` gives a truthy value. */

@@ -5,7 +5,6 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMigration, awaitMigration } from '../../client/commands/migrate';
 import { listMigrations, migrationStatus, sendDecision } from '../../client/migrations';
@@ -13,9 +12,8 @@ import { UserError } from '../../client/errors';
 import { validateSpec, type PipelineSpec } from '../../contracts/spec';
 import { DEMO_ORCHESTRATOR } from '../../emulator';
 import type { DevServer } from '../../worker/dev-server';
-import { createKeylessWorker } from '../../worker/worker';
 import { startTestCloud, type TestCloud } from '../support/cloud';
-import { startTestDevServer, uniqueTaskQueue, workflowBundle } from '../support/temporal';
+import { startTestDevServer, withKeylessWorker } from '../support/temporal';
 
 let server: DevServer;
 let cloud: TestCloud;
@@ -56,52 +54,39 @@ function spec(pipeline: string): PipelineSpec {
 
 describe('given the dev server and a keyless worker', () => {
   it('when a migration is started and its cutover approved, then it completes with the route at 100%', async () => {
-    const taskQueue = uniqueTaskQueue('dev');
-    const nativeConnection = await NativeConnection.connect({ address: server.address });
-    const worker = await createKeylessWorker({
-      connection: nativeConnection,
-      namespace: 'default',
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activityDeps: { clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR },
+    await withKeylessWorker(server.address, { clients: cloud.clients, orchestratorEmail: DEMO_ORCHESTRATOR }, 'dev', async (taskQueue) => {
+      const s = spec('nightly-summarizer');
+      const started = await startMigration(client, taskQueue, s);
+      expect(started.workflowId).toBe(`keyless/demo-project/${s.pipeline}`);
+
+      const duplicate = await startMigration(client, taskQueue, s).catch((err: unknown) => err);
+      expect(duplicate).toBeInstanceOf(UserError);
+      expect((duplicate as UserError).message).toBe(`a migration of ${s.pipeline} is already running: workflow ${started.workflowId}`);
+
+      for (let i = 0; i < 300; i++) {
+        const status = await migrationStatus(client, { pipeline: s.pipeline, project: s.project });
+        if (status.wait) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const receipt = await sendDecision(client, { pipeline: s.pipeline, project: s.project }, 'approve', { stage: 'cutover', by: 'alice@example.com' });
+      expect(receipt).toMatchObject({ stage: 'cutover', decision: 'approved', by: 'alice@example.com' });
+
+      const result = await awaitMigration(client, started.workflowId);
+      expect(result.outcome).toBe('completed');
+      const route = JSON.parse(await readFile(join(routesDir, s.project, `${s.pipeline}.json`), 'utf8'));
+      expect(route).toMatchObject({ pipeline: s.pipeline, vertexPercent: 100, location: 'global' });
+
+      let listed = await listMigrations(client, { stage: 'completed' });
+      for (let i = 0; i < 50 && !listed.some((l) => l.workflowId === started.workflowId); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        listed = await listMigrations(client, { stage: 'completed' });
+      }
+      expect(listed.find((l) => l.workflowId === started.workflowId)).toMatchObject({ pipeline: s.pipeline, project: 'demo-project', status: 'COMPLETED' });
+
+      const described = await client.workflow.getHandle(started.workflowId).describe();
+      expect(described.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value])).toEqual(
+        expect.arrayContaining([['KeylessStage', 'completed'], ['KeylessPipeline', s.pipeline], ['KeylessProject', 'demo-project']]),
+      );
     });
-    try {
-      await worker.runUntil(async () => {
-        const s = spec('nightly-summarizer');
-        const started = await startMigration(client, taskQueue, s);
-        expect(started.workflowId).toBe(`keyless/demo-project/${s.pipeline}`);
-
-        const duplicate = await startMigration(client, taskQueue, s).catch((err: unknown) => err);
-        expect(duplicate).toBeInstanceOf(UserError);
-        expect((duplicate as UserError).message).toBe(`a migration of ${s.pipeline} is already running: workflow ${started.workflowId}`);
-
-        for (let i = 0; i < 300; i++) {
-          const status = await migrationStatus(client, { pipeline: s.pipeline, project: s.project });
-          if (status.wait) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        const receipt = await sendDecision(client, { pipeline: s.pipeline, project: s.project }, 'approve', { stage: 'cutover', by: 'alice@example.com' });
-        expect(receipt).toMatchObject({ stage: 'cutover', decision: 'approved', by: 'alice@example.com' });
-
-        const result = await awaitMigration(client, started.workflowId);
-        expect(result.outcome).toBe('completed');
-        const route = JSON.parse(await readFile(join(routesDir, s.project, `${s.pipeline}.json`), 'utf8'));
-        expect(route).toMatchObject({ pipeline: s.pipeline, vertexPercent: 100, location: 'global' });
-
-        let listed = await listMigrations(client, { stage: 'completed' });
-        for (let i = 0; i < 50 && !listed.some((l) => l.workflowId === started.workflowId); i++) {
-          await new Promise((r) => setTimeout(r, 100));
-          listed = await listMigrations(client, { stage: 'completed' });
-        }
-        expect(listed.find((l) => l.workflowId === started.workflowId)).toMatchObject({ pipeline: s.pipeline, project: 'demo-project', status: 'COMPLETED' });
-
-        const described = await client.workflow.getHandle(started.workflowId).describe();
-        expect(described.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value])).toEqual(
-          expect.arrayContaining([['KeylessStage', 'completed'], ['KeylessPipeline', s.pipeline], ['KeylessProject', 'demo-project']]),
-        );
-      });
-    } finally {
-      await nativeConnection.close();
-    }
   });
 });

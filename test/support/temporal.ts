@@ -3,11 +3,12 @@
 
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { registerSearchAttributes } from '../../worker/search-attributes';
 import { startDevServer, type DevServer } from '../../worker/dev-server';
 import { temporalCliPath, temporalTestServerPath } from '../../worker/temporal-binaries';
-import { workflowsPath } from '../../worker/worker';
+import type { ActivityDeps } from '../../activities';
+import { createKeylessWorker, workflowsPath } from '../../worker/worker';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
@@ -20,6 +21,18 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 /** A task queue no other test uses. */
 export function uniqueTaskQueue(label = 'test'): string {
   return `${label}-${randomUUID()}`;
+}
+
+/** Runs `body` while a keyless worker serves a task queue of its own (named after `label`) on the server at `address`. */
+export async function withKeylessWorker<T>(address: string, activityDeps: ActivityDeps, label: string, body: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = uniqueTaskQueue(label);
+  const connection = await NativeConnection.connect({ address });
+  try {
+    const worker = await createKeylessWorker({ connection, namespace: 'default', taskQueue, workflowBundle: await workflowBundle(), activityDeps });
+    return await worker.runUntil(() => body(taskQueue));
+  } finally {
+    await connection.close();
+  }
 }
 
 /** The Java time-skipping server: timers of days complete in milliseconds. */
